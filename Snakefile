@@ -1,0 +1,16 @@
+# texgen: raw textures -> curated tiles -> analysis -> models -> probes -> report.
+# This file only wires rules; all logic lives in the texgen package (src/texgen).
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/acquire.smk"
+include: "workflow/rules/curate.smk"
+
+
+rule all:
+    """Default target: everything the configuration asks for."""
+    input:
+        rules.curate.input,
+    default_target: True

@@ -1,0 +1,119 @@
+"""Configuration validation: JSON schema plus checks of the files it names, with readable errors."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names every offending key or file."""
+
+
+def _where(path: Any) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    """One line per error: the key, what is wrong, what is expected."""
+    where = _where(err.absolute_path)
+    desc = err.schema.get("description") if isinstance(err.schema, dict) else None
+    if err.validator == "additionalProperties":
+        allowed = sorted((err.schema.get("properties") or {}).keys())
+        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"{where}: unknown key(s) {', '.join(map(repr, extra))}{hint}"
+    if err.validator == "enum":
+        return f"{where}: {err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}"
+    if err.validator == "required":
+        return f"{where}: {err.message}"
+    if err.validator == "propertyNames":
+        return f"{where}: invalid name {err.instance!r}"
+    msg = f"{where}: {err.message}"
+    if desc:
+        msg += f" (expected: {desc.strip()})"
+    return msg
+
+
+def _fill_defaults(instance: Any, schema: dict) -> None:
+    """Insert schema defaults for missing keys (in place), recursing into objects."""
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, sub in (schema.get("properties") or {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key not in instance and sub.get("type") == "object" and "properties" in sub and not sub.get("required"):
+            instance[key] = {}
+            _fill_defaults(instance[key], sub)
+        elif key in instance:
+            _fill_defaults(instance[key], sub)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in (schema.get("properties") or {}):
+                _fill_defaults(value, extra)
+
+
+def load_schema(path: str | Path) -> dict:
+    """Read the YAML schema."""
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def validate(config: dict, schema_path: str | Path, check_files: bool = True) -> dict:
+    """Validate ``config`` against the schema and its named files; return a copy with defaults filled.
+
+    Raises ConfigError listing every problem (key path, what is wrong, what is expected).
+    """
+    schema = load_schema(schema_path)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    problems = []
+    for err in errors:
+        # an if/then failure repeats as its inner 'required' error; report the specific one
+        leaves = [e for e in (err.context or [])] or [err]
+        problems.extend(_describe(e) for e in leaves)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(dict.fromkeys(problems)))
+    cfg = copy.deepcopy(config)
+    _fill_defaults(cfg, schema)
+    if check_files:
+        problems = list(_file_problems(cfg))
+        if problems:
+            raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    return cfg
+
+
+def _file_problems(cfg: dict):
+    for key in ("good", "bad"):
+        p = Path(cfg["keywords"][key])
+        if not p.is_file():
+            yield f"keywords.{key}: file {str(p)!r} does not exist (expected a text file with one keyword per line)"
+    for name, src in cfg["sources"].items():
+        kind = src["kind"]
+        if kind == "folder" and not Path(src["path"]).is_dir():
+            yield f"sources.{name}.path: folder {src['path']!r} does not exist (kind 'folder' expects a directory)"
+        if kind == "archive":
+            p = Path(src["path"])
+            if not p.is_file():
+                yield f"sources.{name}.path: archive {src['path']!r} does not exist (kind 'archive' expects a zip/tar/wheel file)"
+            else:
+                from .acquire.archive import archive_format
+
+                if archive_format(p) is None:
+                    yield f"sources.{name}.path: {src['path']!r} is not a zip, tar, tar.gz/bz2/xz or wheel file"
+    min_tile = min(cfg["curate"]["tile_sizes"])
+    if min_tile < 8:
+        yield "curate.tile_sizes: tiles must be at least 8 pixels"
+
+
+def load(path: str | Path, schema_path: str | Path) -> dict:
+    """Read a YAML config file and validate it."""
+    with open(path, encoding="utf-8") as fh:
+        cfg = yaml.safe_load(fh) or {}
+    return validate(cfg, schema_path)

@@ -1,0 +1,128 @@
+"""Decoding raw images safely into 8-bit sRGB arrays, with the reason when that is impossible."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+Image.MAX_IMAGE_PIXELS = None  # we check the pixel count ourselves, before decoding
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+@dataclass
+class Decoded:
+    """Result of decoding one file: the RGB array or the reason it was refused."""
+
+    width: int = 0
+    height: int = 0
+    mode: str = ""
+    format: str = ""
+    rgb: np.ndarray | None = None
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _to_rgba_array(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert any Pillow mode into an 8-bit RGB array and an optional 8-bit alpha array."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(im).astype(np.float64)
+        scale = 257.0 if mode.startswith("I;16") or a.max(initial=0) > 255 else 1.0
+        grey = np.clip(np.rint(a / scale), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2), None
+    if mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        a = a * 255.0 if a.max(initial=0) <= 1.0 else a
+        grey = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2), None
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and "transparency" in im.info)
+    if has_alpha:
+        arr = np.asarray(im.convert("RGBA"))
+        return arr[..., :3], arr[..., 3]
+    return np.asarray(im.convert("RGB")), None
+
+
+def decode(path: str | Path, max_pixels: int, max_transparent_share: float) -> Decoded:
+    """Decode ``path`` to RGB uint8 (H, W, 3): EXIF orientation applied, ICC converted to sRGB,
+    16-bit scaled, alpha composited over black. Sets ``reason`` instead when the file is refused."""
+    out = Decoded()
+    path = Path(path)
+    if path.stat().st_size == 0:
+        out.reason = "empty_file: zero bytes"
+        return out
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = Image.open(path)
+            out.width, out.height = im.size
+            out.mode, out.format = im.mode, im.format or ""
+            if out.width * out.height > max_pixels:
+                out.reason = f"decompression_bomb: {out.width}x{out.height} exceeds max_image_pixels"
+                return out
+            if getattr(im, "n_frames", 1) > 1:
+                out.notes.append(f"first of {im.n_frames} frames")
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            icc = im.info.get("icc_profile")
+            if icc and im.mode in ("RGB", "RGBA", "CMYK"):
+                try:
+                    src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                    outmode = "RGBA" if im.mode == "RGBA" else "RGB"
+                    im = ImageCms.profileToProfile(im, src, _SRGB, outputMode=outmode)
+                except (ImageCms.PyCMSError, OSError, ValueError):
+                    out.notes.append("ICC profile unreadable, used as sRGB")
+            rgb, alpha = _to_rgba_array(im)
+    except UnidentifiedImageError:
+        out.reason = "not_image: no image format recognises the content"
+        return out
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        out.reason = f"corrupt: {type(exc).__name__}: {str(exc)[:120]}"
+        return out
+    out.width, out.height = rgb.shape[1], rgb.shape[0]
+    if alpha is not None:
+        share = float(np.count_nonzero(alpha < 128)) / alpha.size
+        if share > max_transparent_share:
+            out.reason = f"transparent: {share:.0%} of pixels transparent (an overlay, not a texture)"
+            return out
+        if share > 0 or alpha.min() < 255:
+            a = alpha.astype(np.uint16)[..., None]
+            rgb = ((rgb.astype(np.uint16) * a + 127) // 255).astype(np.uint8)
+            out.notes.append("alpha composited over black")
+    out.rgb = np.ascontiguousarray(rgb)
+    return out
+
+
+def dhash(rgb: np.ndarray) -> tuple[int, tuple[int, int, int]]:
+    """64-bit difference hash of the image and its mean colour (both from a 9x8 box-filtered copy)."""
+    small = np.asarray(Image.fromarray(rgb).resize((9, 8), Image.Resampling.BOX), dtype=np.float64)
+    grey = small @ np.array([0.299, 0.587, 0.114])
+    bits = (grey[:, 1:] > grey[:, :-1]).ravel()
+    value = int(np.packbits(bits).view(">u8")[0])
+    mean = tuple(int(round(v)) for v in small.reshape(-1, 3).mean(axis=0))
+    return value, mean
+
+
+def tile_grid(width: int, height: int, size: int) -> list[tuple[int, int]]:
+    """Top-left corners of the non-overlapping ``size`` tiles that fit, row by row."""
+    return [(x, y) for y in range(0, height - size + 1, size) for x in range(0, width - size + 1, size)]
+
+
+def encode_png(rgb: np.ndarray, compress_level: int) -> bytes:
+    """PNG bytes of an RGB array."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def thumbnail_jpeg(rgb: np.ndarray, edge: int = 128) -> bytes:
+    """A small JPEG preview of the image (longest edge ``edge`` pixels)."""
+    im = Image.fromarray(rgb)
+    im.thumbnail((edge, edge), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=80)
+    return buf.getvalue()

@@ -1,0 +1,97 @@
+"""Scan one source: decode every acquired file once, run the automatic checks and the keyword
+filter, write thumbnails for the contact sheet and cut tiles of every size for candidate files.
+
+Candidates are files that pass the automatic checks and the keyword filter, or that the review
+file keeps. Duplicate detection and the final decision happen in ``manifest`` so that editing a
+review file only re-decides (cheap) unless it rescues a file that was never tiled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .acquire import PROVENANCE_COLUMNS
+from .imaging import decode, dhash, encode_png, thumbnail_jpeg, tile_grid
+from .io import atomic_dir, read_tsv, write_tsv
+from .keywords import KeywordFilter
+from .progress import Progress
+from .review import read_review
+
+log = logging.getLogger("texgen.scan")
+
+SCAN_COLUMNS = PROVENANCE_COLUMNS + ["width", "height", "mode", "format", "stage", "keyword", "matched",
+                                     "dhash", "mean_rgb", "notes", "tiled", "thumb"]
+TILE_COLUMNS = ["source", "id", "tile", "size", "origin", "x", "y", "sha256"]
+
+
+def tile_name(fid: str, x: int, y: int) -> str:
+    """File name of the tile at (x, y) of file ``fid``."""
+    return f"{fid}_{x}_{y}.png"
+
+
+def _process(row: dict, files_dir: Path, kw: KeywordFilter, review: dict, cfg: dict,
+             tile_dirs: dict[int, Path], thumbs: Path) -> tuple[dict, list[dict]]:
+    out = dict(row)
+    out.update(stage="", keyword="", matched=" ".join(kw.matched(row["origin"])), tiled=0, thumb="")
+    if row["status"] != "ok":
+        out["stage"] = "acquire"
+        return out, []
+    img = decode(files_dir / row["stored"], cfg["max_image_pixels"], cfg["max_transparent_share"])
+    out.update(width=img.width, height=img.height, mode=img.mode, format=img.format, notes="; ".join(img.notes))
+    out["keyword"] = kw.reason(row["origin"])
+    if img.rgb is None:
+        out.update(stage="decode" if not img.reason.startswith("transparent") else "check", reason=img.reason)
+        return out, []
+    rgb = img.rgb
+    thumb_name = f"{row['id']}.jpg"
+    (thumbs / thumb_name).write_bytes(thumbnail_jpeg(rgb))
+    out["thumb"] = thumb_name
+    h, m = dhash(rgb)
+    out["dhash"], out["mean_rgb"] = f"{h:016x}", ",".join(map(str, m))
+    smallest = min(tile_dirs)
+    if min(img.width, img.height) < smallest:
+        out.update(stage="check", reason=f"too_small: {img.width}x{img.height} < smallest tile {smallest}")
+        return out, []
+    if out["keyword"]:
+        out.update(stage="keyword", reason=out["keyword"])
+    forced = review.get(row["id"], ("", ""))[0] == "keep"
+    if out["stage"] and not forced:
+        return out, []
+    tiles = []
+    for size, folder in sorted(tile_dirs.items()):
+        for x, y in tile_grid(img.width, img.height, size):
+            data = encode_png(rgb[y:y + size, x:x + size], cfg["png_compress_level"])
+            name = tile_name(row["id"], x, y)
+            (folder / name).write_bytes(data)
+            tiles.append({"source": row["source"], "id": row["id"], "tile": f"{size}/{row['source']}/{name}",
+                          "size": size, "origin": row["origin"], "x": x, "y": y,
+                          "sha256": hashlib.sha256(data).hexdigest()})
+    out["tiled"] = len(tiles)
+    return out, tiles
+
+
+def scan_source(source: str, provenance: str | Path, files_dir: str | Path, kw: KeywordFilter,
+                review_path: str | Path | None, cfg: dict, tile_dirs: dict[int, str | Path],
+                thumbs_dir: str | Path, out_tsv: str | Path, out_tiles: str | Path, threads: int = 1) -> None:
+    """Scan all files of ``source`` (see module doc); outputs are written atomically."""
+    rows = read_tsv(provenance)
+    review = read_review(review_path, {r["id"] for r in rows})
+    files_dir = Path(files_dir)
+    with contextlib.ExitStack() as stack:
+        tmp_tiles = {int(s): stack.enter_context(atomic_dir(p)) for s, p in tile_dirs.items()}
+        tmp_thumbs = stack.enter_context(atomic_dir(thumbs_dir))
+        progress = Progress(log, f"scan {source}", len(rows))
+        results, tiles = [], []
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            for out, t in pool.map(lambda r: _process(r, files_dir, kw, review, cfg, tmp_tiles, tmp_thumbs), rows):
+                results.append(out)
+                tiles.extend(t)
+                progress.step()
+        progress.close()
+        write_tsv(out_tiles, tiles, TILE_COLUMNS)
+        write_tsv(out_tsv, results, SCAN_COLUMNS)
+    log.info("%s: %d files scanned, %d tiles cut", source, len(results), len(tiles))

@@ -1,0 +1,67 @@
+# Configuration validation, constants and named input functions shared by the rule files.
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from texgen.config import ConfigError, validate
+
+try:
+    CFG = validate(config, Path(workflow.basedir) / "config" / "schema.yaml")
+except ConfigError as exc:
+    raise WorkflowError(str(exc)) from None
+
+PY = shlex.quote(sys.executable)
+SOURCES = list(CFG["sources"])
+SIZES = CFG["curate"]["tile_sizes"]
+REVIEW_DIR = Path(CFG["review_dir"])
+
+
+wildcard_constraints:
+    source="|".join(re.escape(s) for s in SOURCES),
+
+
+def source_spec(wildcards):
+    """Acquisition settings of one source (params: editing them reruns that source only)."""
+    return json.dumps({"source": CFG["sources"][wildcards.source], "limits": CFG["acquire"]}, sort_keys=True)
+
+
+def acquire_input(wildcards):
+    """Local folders and archives are inputs, so that changing them reruns their source."""
+    src = CFG["sources"][wildcards.source]
+    return [src["path"]] if src["kind"] in ("folder", "archive") else []
+
+
+def curate_spec(wildcards):
+    """Curation settings (params)."""
+    return json.dumps(CFG["curate"], sort_keys=True)
+
+
+def review_file(wildcards):
+    """The source's manual review file, when a person has written one."""
+    path = REVIEW_DIR / f"{wildcards.source}.tsv"
+    return [str(path)] if path.exists() else []
+
+
+def review_arg(wildcards, input):
+    """Command-line option naming the review file, if any."""
+    return f"--review {shlex.quote(input.review[0])}" if input.review else ""
+
+
+def earlier_scans(wildcards):
+    """Scan tables of the sources listed before this one (duplicates keep the first copy)."""
+    before = SOURCES[: SOURCES.index(wildcards.source)]
+    return [f"results/scan/{s}.tsv" for s in before]
+
+
+def review_path(wildcards):
+    """Where the source's review file lives (whether or not it exists yet)."""
+    return str(REVIEW_DIR / f"{wildcards.source}.tsv")
+
+
+def summary_spec(wildcards):
+    """Source names (in config order, matching the input lists), their types and the tile sizes."""
+    return json.dumps({"sources": [[s, CFG["sources"][s]["type"]] for s in SOURCES], "tile_sizes": SIZES})

@@ -1,0 +1,104 @@
+# Curation: scan (decode, check, tile) -> manifest (dedup, review) -> contact sheet, summary.
+
+
+rule scan:
+    """Decode each file once: automatic checks, keyword filter, thumbnails, tiles of every size."""
+    input:
+        provenance="data/raw/{source}/provenance.tsv",
+        files="data/raw/{source}/files",
+        good=CFG["keywords"]["good"],
+        bad=CFG["keywords"]["bad"],
+        review=review_file,
+    output:
+        scan="results/scan/{source}.tsv",
+        tiles="results/scan/{source}_tiles.tsv",
+        tile_dirs=directory(expand("data/tiles/{size}/{{source}}", size=SIZES)),
+        thumbs=directory("results/review/{source}_thumbs"),
+    params:
+        spec=curate_spec,
+        review=review_arg,
+    log:
+        "logs/scan/{source}.log",
+    benchmark:
+        "benchmarks/runs/scan/{source}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    shell:
+        "{PY} -m texgen scan --source {wildcards.source} --spec {params.spec:q}"
+        " --provenance {input.provenance:q} --files {input.files:q} --good {input.good:q} --bad {input.bad:q}"
+        " {params.review} --tile-dirs {output.tile_dirs:q} --thumbs {output.thumbs:q}"
+        " --out {output.scan:q} --out-tiles {output.tiles:q} --threads {threads} 2> {log:q}"
+
+
+rule manifest:
+    """Final decision per file (duplicates across sources, manual review) and the tile list."""
+    input:
+        scan="results/scan/{source}.tsv",
+        scan_tiles="results/scan/{source}_tiles.tsv",
+        earlier=earlier_scans,
+        review=review_file,
+    output:
+        manifest="results/manifests/{source}.tsv",
+        tiles="results/manifests/{source}_tiles.tsv",
+    params:
+        review=review_arg,
+        near_bits=CFG["curate"]["near_duplicate_bits"],
+    log:
+        "logs/manifest/{source}.log",
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "{PY} -m texgen manifest --source {wildcards.source} --scan {input.scan:q}"
+        " --scan-tiles {input.scan_tiles:q} --earlier {input.earlier:q} {params.review}"
+        " --near-bits {params.near_bits} --out {output.manifest:q} --out-tiles {output.tiles:q} 2> {log:q}"
+
+
+rule contact_sheet:
+    """Review page with thumbnails, ids and decisions."""
+    input:
+        manifest="results/manifests/{source}.tsv",
+        scan="results/scan/{source}.tsv",
+    output:
+        "results/review/{source}.html",
+    params:
+        review_file=review_path,
+    log:
+        "logs/contact_sheet/{source}.log",
+    resources:
+        mem_mb=500,
+        runtime=10,
+    shell:
+        "{PY} -m texgen contact-sheet --source {wildcards.source} --manifest {input.manifest:q}"
+        " --scan {input.scan:q} --thumbs-rel {wildcards.source}_thumbs --review-file {params.review_file:q}"
+        " --out {output:q} 2> {log:q}"
+
+
+rule dataset_summary:
+    """Table 1: tiles per source and size, totals per type."""
+    input:
+        manifests=expand("results/manifests/{source}.tsv", source=SOURCES),
+        tiles=expand("results/manifests/{source}_tiles.tsv", source=SOURCES),
+    output:
+        "results/dataset_summary.tsv",
+    params:
+        spec=summary_spec,
+    log:
+        "logs/dataset_summary.log",
+    resources:
+        mem_mb=500,
+        runtime=10,
+    shell:
+        "{PY} -m texgen summary --spec {params.spec:q} --manifests {input.manifests:q}"
+        " --tiles {input.tiles:q} --out {output:q} 2> {log:q}"
+
+
+rule curate:
+    """Target: all manifests, tiles, contact sheets and the summary table."""
+    input:
+        expand("results/manifests/{source}.tsv", source=SOURCES),
+        expand("results/manifests/{source}_tiles.tsv", source=SOURCES),
+        expand("results/review/{source}.html", source=SOURCES),
+        "results/dataset_summary.tsv",
