@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scan-tiles", required=True)
     s.add_argument("--earlier", nargs="*", default=[], help="scan tables of earlier sources (for duplicates)")
     s.add_argument("--review", default=None)
-    s.add_argument("--near-bits", type=int, default=3)
+    s.add_argument("--near-bits", type=int, default=10)
     s.add_argument("--out", required=True)
     s.add_argument("--out-tiles", required=True)
     s.set_defaults(func=_cmd_manifest)

@@ -1,0 +1,1 @@
+from .helpers import textures  # noqa: F401  (fixture)

@@ -1,0 +1,53 @@
+"""Shared helpers: real texture images from scikit-image's data folder, and small image writers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def skimage_data() -> Path:
+    import skimage
+
+    return Path(skimage.__file__).parent / "data"
+
+
+@pytest.fixture
+def textures() -> dict[str, Path]:
+    """The real textures that scikit-image ships (512x512 PNGs)."""
+    d = skimage_data()
+    return {name: d / f"{name}.png" for name in ("brick", "grass", "gravel")}
+
+
+def write_image(path: Path, arr: np.ndarray, mode: str | None = None, **save) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr, mode).save(path, **save) if mode else Image.fromarray(arr).save(path, **save)
+    return path
+
+
+def noise(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def venv_bin() -> Path:
+    import sys
+
+    return Path(sys.executable).parent
+
+
+def snakemake_cmd() -> list[str]:
+    import shutil
+    import sys
+
+    exe = Path(sys.executable).parent / "snakemake"
+    return [str(exe) if exe.exists() else shutil.which("snakemake")]
+
+
+os.environ.setdefault("PYTHONHASHSEED", "0")

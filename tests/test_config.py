@@ -1,0 +1,90 @@
+"""Configuration validation: unknown keys, wrong types, missing files and typos get clear errors."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+
+import pytest
+import yaml
+
+from texgen.config import ConfigError, validate
+
+from .helpers import ROOT, snakemake_cmd
+
+SCHEMA = ROOT / "config" / "schema.yaml"
+
+
+def demo() -> dict:
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["keywords"] = {k: str(ROOT / v) for k, v in cfg["keywords"].items()}
+    return cfg
+
+
+def test_demo_config_is_valid_and_defaults_are_filled():
+    cfg = demo()
+    del cfg["curate"]["near_duplicate_bits"]
+    out = validate(cfg, SCHEMA)
+    assert out["curate"]["near_duplicate_bits"] == 10
+    assert out["review_dir"] == "config/review"
+    assert out["acquire"]["max_ratio"] == 200
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c.update(tile_size=[512]), "unknown key(s) 'tile_size'"),
+        (lambda c: c["curate"].update(tile_sizes="512"), "curate.tile_sizes: '512' is not of type 'array'"),
+        (lambda c: c["sources"]["miniworld"].update(kind="pipy"), "sources.miniworld.kind: 'pipy' is not one of"),
+        (lambda c: c["sources"]["miniworld"].pop("version"), "sources.miniworld: 'version' is a required property"),
+        (lambda c: c["sources"]["arcade"].update(type="gaem"), "sources.arcade.type: 'gaem' is not one of"),
+        (lambda c: c["sources"].update({"a b": {"kind": "folder", "type": "game", "path": "x"}}), "sources: 'a b' does not match"),
+        (lambda c: c["sources"]["skimage"].update(version=">=0.26"), "sources.skimage.version"),
+    ],
+)
+def test_schema_errors_name_the_key(mutate, expected):
+    cfg = demo()
+    mutate(cfg)
+    with pytest.raises(ConfigError) as err:
+        validate(cfg, SCHEMA)
+    assert expected in str(err.value)
+
+
+def test_missing_files_are_named(tmp_path):
+    cfg = demo()
+    cfg["sources"] = {
+        "local": {"kind": "folder", "type": "website", "path": str(tmp_path / "nope")},
+        "pack": {"kind": "archive", "type": "game", "path": str(tmp_path / "pack.zip")},
+    }
+    cfg["keywords"]["good"] = str(tmp_path / "good.txt")
+    with pytest.raises(ConfigError) as err:
+        validate(cfg, SCHEMA)
+    msg = str(err.value)
+    assert f"sources.local.path: folder '{tmp_path / 'nope'}' does not exist" in msg
+    assert "sources.pack.path: archive" in msg and "does not exist" in msg
+    assert "keywords.good: file" in msg
+
+
+def test_non_archive_file_is_rejected(tmp_path):
+    cfg = demo()
+    fake = tmp_path / "pack.zip"
+    fake.write_text("not an archive")
+    cfg["sources"] = {"pack": {"kind": "archive", "type": "game", "path": str(fake)}}
+    with pytest.raises(ConfigError, match="is not a zip, tar"):
+        validate(cfg, SCHEMA)
+
+
+def test_snakemake_reports_config_error_without_traceback(tmp_path):
+    cfg = demo()
+    cfg["sources"]["miniworld"]["kind"] = "pipy"
+    cfg["curate"]["tile_sizs"] = [1]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run(snakemake_cmd() + ["-n", "--configfile", str(bad), "-d", str(tmp_path),
+                                             "-s", str(ROOT / "Snakefile")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "sources.miniworld.kind: 'pipy' is not one of" in out
+    assert "unknown key(s) 'tile_sizs'" in out
+    assert "Traceback" not in out
