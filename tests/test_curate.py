@@ -20,7 +20,7 @@ from texgen.io import read_tsv, write_tsv
 from texgen.keywords import KeywordFilter, tokens
 from texgen.manifest import decide
 from texgen.review import ReviewError, read_review
-from texgen.scan import scan_source
+from texgen.scan import rescue_source, scan_source
 
 from .helpers import ROOT, noise, write_image
 
@@ -125,10 +125,11 @@ def _scan(tmp_path: Path, folder: Path, name="src", review=None, earlier=(), siz
     import_folder(folder, prov, matcher(None))
     write_tsv(tmp_path / name / "prov.tsv", prov.rows, PROVENANCE_COLUMNS)
     out = tmp_path / name
-    scan_source(name, out / "prov.tsv", files, KW, review, CFG,
-                {s: out / f"tiles{s}" for s in sizes}, out / "thumbs", out / "scan.tsv", out / "scan_tiles.tsv",
-                threads=2)
-    decide(name, out / "scan.tsv", out / "scan_tiles.tsv", list(earlier), review, 10,
+    scan_source(name, out / "prov.tsv", files, KW, CFG, {s: out / f"tiles{s}" for s in sizes}, out / "thumbs",
+                out / "scan.tsv", out / "scan_tiles.tsv", threads=2)
+    rescue_source(name, out / "scan.tsv", files, review, CFG, {s: out / f"rescued{s}" for s in sizes},
+                  out / "rescued.tsv")
+    decide(name, out / "scan.tsv", [out / "scan_tiles.tsv", out / "rescued.tsv"], list(earlier), review, 10,
            out / "manifest.tsv", out / "tiles.tsv")
     return {r["origin"]: r for r in read_tsv(out / "manifest.tsv")}, read_tsv(out / "tiles.tsv")
 
@@ -171,7 +172,8 @@ def test_scan_and_manifest_every_reason(tmp_path, textures):
     assert {t["origin"] for t in tiles} == {"brick_wall.png", "grass_field.png"}
     # tile pixels are the original's pixels
     t = next(t for t in tiles if t["origin"] == "brick_wall.png" and t["x"] == "64" and t["y"] == "128")
-    tile = np.asarray(Image.open(tmp_path / "src" / "tiles64" / Path(t["tile"]).name))
+    assert t["tile"] == (tmp_path / "src" / "tiles64" / f"{t['id']}_64_128.png").as_posix()
+    tile = np.asarray(Image.open(t["tile"]))
     orig = np.asarray(Image.open(textures["brick"]).convert("RGB"))
     assert np.array_equal(tile, orig[128:192, 64:128])
     assert all(r["reason"] for r in rows.values() if r["status"] == "rejected")

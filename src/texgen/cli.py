@@ -32,14 +32,24 @@ def _cmd_scan(a: argparse.Namespace) -> None:
     if len(sizes) != len(a.tile_dirs):
         raise SystemExit(f"error: {len(sizes)} tile sizes but {len(a.tile_dirs)} tile folders")
     kw = KeywordFilter.from_files(a.good, a.bad)
-    scan_source(a.source, a.provenance, a.files, kw, a.review, spec, dict(zip(sizes, a.tile_dirs)), a.thumbs,
+    scan_source(a.source, a.provenance, a.files, kw, spec, dict(zip(sizes, a.tile_dirs)), a.thumbs,
                 a.out, a.out_tiles, a.threads)
+
+
+def _cmd_rescue(a: argparse.Namespace) -> None:
+    from .scan import rescue_source
+
+    spec = json.loads(a.spec)
+    sizes = spec["tile_sizes"]
+    if len(sizes) != len(a.tile_dirs):
+        raise SystemExit(f"error: {len(sizes)} tile sizes but {len(a.tile_dirs)} tile folders")
+    rescue_source(a.source, a.scan, a.files, a.review, spec, dict(zip(sizes, a.tile_dirs)), a.out_tiles)
 
 
 def _cmd_manifest(a: argparse.Namespace) -> None:
     from .manifest import decide
 
-    counts = decide(a.source, a.scan, a.scan_tiles, a.earlier, a.review, a.near_bits, a.out, a.out_tiles)
+    counts = decide(a.source, a.scan, a.tiles, a.earlier, a.review, a.near_bits, a.out, a.out_tiles)
     log.info("%s: %s", a.source, counts)
 
 
@@ -85,7 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--files", required=True)
     s.add_argument("--good", required=True)
     s.add_argument("--bad", required=True)
-    s.add_argument("--review", default=None)
     s.add_argument("--tile-dirs", nargs="+", required=True)
     s.add_argument("--thumbs", required=True)
     s.add_argument("--out", required=True)
@@ -93,10 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=1)
     s.set_defaults(func=_cmd_scan)
 
+    s = sub.add_parser("rescue", help="tile the files that the review keeps against the automatic decision")
+    s.add_argument("--source", required=True)
+    s.add_argument("--spec", required=True, help="JSON of the curate settings")
+    s.add_argument("--scan", required=True)
+    s.add_argument("--files", required=True)
+    s.add_argument("--review", default=None)
+    s.add_argument("--tile-dirs", nargs="+", required=True)
+    s.add_argument("--out-tiles", required=True)
+    s.set_defaults(func=_cmd_rescue)
+
     s = sub.add_parser("manifest", help="decide and write one source's manifests")
     s.add_argument("--source", required=True)
     s.add_argument("--scan", required=True)
-    s.add_argument("--scan-tiles", required=True)
+    s.add_argument("--tiles", nargs="+", required=True, help="tiles tables of the scan and the rescue")
     s.add_argument("--earlier", nargs="*", default=[], help="scan tables of earlier sources (for duplicates)")
     s.add_argument("--review", default=None)
     s.add_argument("--near-bits", type=int, default=10)

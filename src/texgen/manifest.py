@@ -8,6 +8,7 @@ and mean colours within 12 levels) of an earlier candidate is rejected with the 
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -59,10 +60,16 @@ def _candidate(row: dict) -> bool:
     return not row["stage"]
 
 
-def decide(source: str, scan_tsv: str | Path, scan_tiles_tsv: str | Path, earlier_scans: list[str | Path],
+def decide(source: str, scan_tsv: str | Path, tile_tables: list[str | Path], earlier_scans: list[str | Path],
            review_path: str | Path | None, near_bits: int, out_manifest: str | Path, out_tiles: str | Path) -> dict:
-    """Write the manifest and tiles manifest of ``source``; return counts (kept, rejected, tiles)."""
+    """Write the manifest and tiles manifest of ``source``; return counts (kept, rejected, tiles).
+
+    ``tile_tables``: the scan's tiles and the review rescue's tiles."""
     rows = read_tsv(scan_tsv)
+    all_tiles = [t for path in tile_tables for t in read_tsv(path)]
+    per_file = Counter(t["id"] for t in all_tiles)
+    for row in rows:
+        row["tiled"] = per_file.get(row["id"], 0)
     review = read_review(review_path, {r["id"] for r in rows})
     refs = _Refs()
     for path in earlier_scans:
@@ -97,7 +104,7 @@ def decide(source: str, scan_tsv: str | Path, scan_tiles_tsv: str | Path, earlie
             refs.add(row)
         out.append(m)
     kept_ids = {m["id"] for m in out if m["status"] == "kept"}
-    tiles = [t for t in read_tsv(scan_tiles_tsv) if t["id"] in kept_ids]
+    tiles = [t for t in all_tiles if t["id"] in kept_ids]
     write_tsv(out_tiles, tiles, TILE_COLUMNS)
     write_tsv(out_manifest, out, MANIFEST_COLUMNS)
     kept = len(kept_ids)

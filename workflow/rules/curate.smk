@@ -1,4 +1,5 @@
-# Curation: scan (decode, check, tile) -> manifest (dedup, review) -> contact sheet, summary.
+# Curation: scan (decode, check, tile) -> rescue (review keeps) -> manifest (dedup, review)
+# -> contact sheet, summary. The review file feeds only rescue and manifest of its own source.
 
 
 rule scan:
@@ -8,7 +9,6 @@ rule scan:
         files="data/raw/{source}/files",
         good=CFG["keywords"]["good"],
         bad=CFG["keywords"]["bad"],
-        review=review_file,
     output:
         scan="results/scan/{source}.tsv",
         tiles="results/scan/{source}_tiles.tsv",
@@ -16,7 +16,6 @@ rule scan:
         thumbs=directory("results/review/{source}_thumbs"),
     params:
         spec=curate_spec,
-        review=review_arg,
     log:
         "logs/scan/{source}.log",
     benchmark:
@@ -28,15 +27,39 @@ rule scan:
     shell:
         "{PY} -m texgen scan --source {wildcards.source} --spec {params.spec:q}"
         " --provenance {input.provenance:q} --files {input.files:q} --good {input.good:q} --bad {input.bad:q}"
-        " {params.review} --tile-dirs {output.tile_dirs:q} --thumbs {output.thumbs:q}"
+        " --tile-dirs {output.tile_dirs:q} --thumbs {output.thumbs:q}"
         " --out {output.scan:q} --out-tiles {output.tiles:q} --threads {threads} 2> {log:q}"
+
+
+rule rescue:
+    """Tile the files that the review file keeps against the automatic decision (usually none)."""
+    input:
+        scan="results/scan/{source}.tsv",
+        files="data/raw/{source}/files",
+        review=review_file,
+    output:
+        tiles="results/scan/{source}_rescued.tsv",
+        tile_dirs=directory(expand("data/tiles_review/{size}/{{source}}", size=SIZES)),
+    params:
+        spec=curate_spec,
+        review=review_arg,
+    log:
+        "logs/rescue/{source}.log",
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "{PY} -m texgen rescue --source {wildcards.source} --spec {params.spec:q} --scan {input.scan:q}"
+        " --files {input.files:q} {params.review} --tile-dirs {output.tile_dirs:q}"
+        " --out-tiles {output.tiles:q} 2> {log:q}"
 
 
 rule manifest:
     """Final decision per file (duplicates across sources, manual review) and the tile list."""
     input:
         scan="results/scan/{source}.tsv",
-        scan_tiles="results/scan/{source}_tiles.tsv",
+        tiles="results/scan/{source}_tiles.tsv",
+        rescued="results/scan/{source}_rescued.tsv",
         earlier=earlier_scans,
         review=review_file,
     output:
@@ -52,7 +75,7 @@ rule manifest:
         runtime=30,
     shell:
         "{PY} -m texgen manifest --source {wildcards.source} --scan {input.scan:q}"
-        " --scan-tiles {input.scan_tiles:q} --earlier {input.earlier:q} {params.review}"
+        " --tiles {input.tiles:q} {input.rescued:q} --earlier {input.earlier:q} {params.review}"
         " --near-bits {params.near_bits} --out {output.manifest:q} --out-tiles {output.tiles:q} 2> {log:q}"
 
 
