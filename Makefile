@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# rules call the `texgen` command: put the venv first on PATH for the workflow and the tests
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: demo test setup lint clean
 

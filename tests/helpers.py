@@ -35,11 +35,13 @@ def noise(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
-@pytest.fixture
-def venv_bin() -> Path:
+def venv_env() -> dict[str, str]:
+    """Environment for workflow subprocesses: this interpreter's bin folder first on PATH (rules call `texgen`)."""
     import sys
 
-    return Path(sys.executable).parent
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 def snakemake_cmd() -> list[str]:

@@ -10,7 +10,7 @@ import yaml
 
 from texgen.config import ConfigError, validate
 
-from .helpers import ROOT, snakemake_cmd
+from .helpers import ROOT, snakemake_cmd, venv_env
 
 SCHEMA = ROOT / "config" / "schema.yaml"
 
@@ -82,7 +82,7 @@ def test_snakemake_reports_config_error_without_traceback(tmp_path):
     bad.write_text(yaml.safe_dump(cfg))
     proc = subprocess.run(snakemake_cmd() + ["-n", "--configfile", str(bad), "-d", str(tmp_path),
                                              "-s", str(ROOT / "Snakefile")],
-                          capture_output=True, text=True, cwd=tmp_path)
+                          capture_output=True, text=True, cwd=tmp_path, env=venv_env())
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "sources.miniworld.kind: 'pipy' is not one of" in out

@@ -24,7 +24,7 @@ from texgen.scan import rescue_source, scan_source
 
 from .helpers import ROOT, noise, write_image
 
-CFG = {"max_image_pixels": 10_000_000, "max_transparent_share": 0.5, "png_compress_level": 1}
+CFG = {"max_image_pixels": 10_000_000, "max_transparent_share": 0.5, "png_compress_level": 0}
 KW = KeywordFilter.from_files(ROOT / "config/keywords/good.txt", ROOT / "config/keywords/bad.txt")
 
 
@@ -223,3 +223,13 @@ def test_review_cannot_keep_an_undecodable_file(tmp_path, textures):
     review.write_text(f"{first['fake_wood.png']['id']}\tkeep\n")
     with pytest.raises(ReviewError, match="cannot be kept: not_image"):
         _scan(tmp_path / "b", folder, review=review)
+
+
+@pytest.mark.parametrize("level", [0, 1, 9])
+@pytest.mark.parametrize("shape", [(1, 1), (37, 53), (300, 200)])
+def test_png_writer_round_trips(level, shape):
+    from texgen.imaging import encode_png
+
+    arr = np.random.default_rng(level).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    back = Image.open(io.BytesIO(encode_png(arr, level)))
+    assert back.mode == "RGB" and np.array_equal(np.asarray(back), arr)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from texgen.io import read_tsv
 
-from .helpers import ROOT, noise, snakemake_cmd, write_image
+from .helpers import ROOT, noise, snakemake_cmd, venv_env, write_image
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def make_workdir(tmp: Path, textures: dict[str, Path]) -> Path:
 def snakemake(work: Path, *args: str) -> str:
     proc = subprocess.run(snakemake_cmd() + ["-s", str(ROOT / "Snakefile"), "-d", str(work), "--configfile",
                                              str(work / "config.yaml"), "--cores", "2", *args],
-                          capture_output=True, text=True, cwd=work, timeout=600)
+                          capture_output=True, text=True, cwd=work, timeout=600, env=venv_env())
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     return out
@@ -137,7 +137,7 @@ def test_review_error_stops_with_file_and_line(tmp_path, textures):
     (tmp_path / "review" / "photos.tsv").write_text("id\tdecision\tnote\ndeadbeef0000\tkeep\t\n")
     proc = subprocess.run(snakemake_cmd() + ["-s", str(ROOT / "Snakefile"), "-d", str(work), "--configfile",
                                              str(work / "config.yaml"), "--cores", "2", "curate"],
-                          capture_output=True, text=True, cwd=work, timeout=600)
+                          capture_output=True, text=True, cwd=work, timeout=600, env=venv_env())
     assert proc.returncode != 0
     log = (work / "logs/rescue/photos.log").read_text()
     assert f"error: {tmp_path / 'review' / 'photos.tsv'}:2: unknown id 'deadbeef0000'" in log

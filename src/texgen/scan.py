@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .acquire import PROVENANCE_COLUMNS
-from .imaging import decode, dhash, encode_png, thumbnail_jpeg, tile_grid
+from .imaging import decode, dhash, encode_png, preview, thumbnail_jpeg, tile_grid
 from .io import atomic_dir, read_tsv, write_tsv
 from .keywords import KeywordFilter
 from .progress import Progress
@@ -65,9 +65,10 @@ def _process(row: dict, files_dir: Path, kw: KeywordFilter, cfg: dict, tile_dirs
         return out, []
     rgb = img.rgb
     thumb_name = f"{row['id']}.jpg"
-    (thumbs / thumb_name).write_bytes(thumbnail_jpeg(rgb))
+    small = preview(rgb)
+    (thumbs / thumb_name).write_bytes(thumbnail_jpeg(small))
     out["thumb"] = thumb_name
-    h, m = dhash(rgb)
+    h, m = dhash(small)
     out["dhash"], out["mean_rgb"] = f"{h:016x}", ",".join(map(str, m))
     smallest = min(tile_dirs)
     if min(img.width, img.height) < smallest:

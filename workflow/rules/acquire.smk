@@ -20,5 +20,5 @@ rule acquire:
         mem_mb=1000,
         runtime=120,
     shell:
-        "{PY} -m texgen acquire --source {wildcards.source} --spec {params.spec:q}"
+        "texgen acquire --source {wildcards.source} --spec {params.spec:q}"
         " --files {output.files:q} --provenance {output.provenance:q} --cache data/cache 2> {log:q}"

@@ -2,7 +2,6 @@
 import json
 import re
 import shlex
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -14,7 +13,6 @@ try:
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
-PY = shlex.quote(sys.executable)
 SOURCES = list(CFG["sources"])
 SIZES = CFG["curate"]["tile_sizes"]
 REVIEW_DIR = Path(CFG["review_dir"])

@@ -25,7 +25,7 @@ rule scan:
         mem_mb=4000,
         runtime=240,
     shell:
-        "{PY} -m texgen scan --source {wildcards.source} --spec {params.spec:q}"
+        "texgen scan --source {wildcards.source} --spec {params.spec:q}"
         " --provenance {input.provenance:q} --files {input.files:q} --good {input.good:q} --bad {input.bad:q}"
         " --tile-dirs {output.tile_dirs:q} --thumbs {output.thumbs:q}"
         " --out {output.scan:q} --out-tiles {output.tiles:q} --threads {threads} 2> {log:q}"
@@ -49,7 +49,7 @@ rule rescue:
         mem_mb=4000,
         runtime=60,
     shell:
-        "{PY} -m texgen rescue --source {wildcards.source} --spec {params.spec:q} --scan {input.scan:q}"
+        "texgen rescue --source {wildcards.source} --spec {params.spec:q} --scan {input.scan:q}"
         " --files {input.files:q} {params.review} --tile-dirs {output.tile_dirs:q}"
         " --out-tiles {output.tiles:q} 2> {log:q}"
 
@@ -74,7 +74,7 @@ rule manifest:
         mem_mb=2000,
         runtime=30,
     shell:
-        "{PY} -m texgen manifest --source {wildcards.source} --scan {input.scan:q}"
+        "texgen manifest --source {wildcards.source} --scan {input.scan:q}"
         " --tiles {input.tiles:q} {input.rescued:q} --earlier {input.earlier:q} {params.review}"
         " --near-bits {params.near_bits} --out {output.manifest:q} --out-tiles {output.tiles:q} 2> {log:q}"
 
@@ -94,7 +94,7 @@ rule contact_sheet:
         mem_mb=500,
         runtime=10,
     shell:
-        "{PY} -m texgen contact-sheet --source {wildcards.source} --manifest {input.manifest:q}"
+        "texgen contact-sheet --source {wildcards.source} --manifest {input.manifest:q}"
         " --scan {input.scan:q} --thumbs-rel {wildcards.source}_thumbs --review-file {params.review_file:q}"
         " --out {output:q} 2> {log:q}"
 
@@ -114,7 +114,7 @@ rule dataset_summary:
         mem_mb=500,
         runtime=10,
     shell:
-        "{PY} -m texgen summary --spec {params.spec:q} --manifests {input.manifests:q}"
+        "texgen summary --spec {params.spec:q} --manifests {input.manifests:q}"
         " --tiles {input.tiles:q} --out {output:q} 2> {log:q}"
 
 
