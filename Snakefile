@@ -7,10 +7,12 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/acquire.smk"
 include: "workflow/rules/curate.smk"
+include: "workflow/rules/analyse.smk"
 
 
 rule all:
     """Default target: everything the configuration asks for."""
     input:
         rules.curate.input,
+        rules.analyse.input,
     default_target: True

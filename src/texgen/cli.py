@@ -69,6 +69,48 @@ def _cmd_summary(a: argparse.Namespace) -> None:
     summarise(types, dict(zip(types, a.manifests)), dict(zip(types, a.tiles)), spec["tile_sizes"], a.out)
 
 
+def _cmd_count_colours(a: argparse.Namespace) -> None:
+    from .analysis.counts import count_source
+
+    result = count_source(a.tiles, a.sizes, a.out, a.threads)
+    for size, (pixels, distinct) in result.items():
+        log.info("%s px tiles: %d pixels, %d distinct colours", size, pixels, distinct)
+
+
+def _cmd_combine_colours(a: argparse.Namespace) -> None:
+    from .analysis.counts import combine
+
+    combine(a.counts, a.sizes, a.out)
+
+
+def _cmd_colour_stats(a: argparse.Namespace) -> None:
+    from .analysis.counts import load_counts
+    from .analysis.stats import colour_stats, write_stats
+
+    row = write_stats(a.name, a.size, colour_stats(*load_counts(a.counts, a.size)), a.out, a.out_tsv)
+    log.info("%s", row)
+
+
+def _cmd_plot_colours(a: argparse.Namespace) -> None:
+    from .analysis.plots import plot_lab, plot_rgb
+    from .analysis.stats import load_stats
+
+    stats = load_stats(a.stats)
+    plot_lab(stats, a.name, a.lab)
+    plot_rgb(stats, a.name, a.rgb)
+
+
+def _cmd_colour_grid(a: argparse.Namespace) -> None:
+    from .analysis.plots import plot_grid
+    from .analysis.stats import SUMMARY_COLUMNS, load_stats
+    from .io import read_tsv, write_tsv
+
+    stats = [(str(s["name"]), s) for s in map(load_stats, a.stats)]
+    plot_grid(stats, "lab", a.lab)
+    plot_grid(stats, "rgb", a.rgb)
+    write_tsv(a.summary, [r for p in a.tables for r in read_tsv(p)], SUMMARY_COLUMNS)
+
+
 def _cmd_check_config(a: argparse.Namespace) -> None:
     from .config import load
 
@@ -139,6 +181,42 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=_cmd_summary)
 
+    s = sub.add_parser("count-colours", help="exact colour counts of one source's tiles, per size")
+    s.add_argument("--tiles", required=True, help="tiles manifest")
+    s.add_argument("--sizes", type=int, nargs="+", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--threads", type=int, default=2)
+    s.set_defaults(func=_cmd_count_colours)
+
+    s = sub.add_parser("combine-colours", help="sum per-source colour counts")
+    s.add_argument("--counts", nargs="+", required=True)
+    s.add_argument("--sizes", type=int, nargs="+", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_cmd_combine_colours)
+
+    s = sub.add_parser("colour-stats", help="Lab / RGB statistics of one counts file")
+    s.add_argument("--name", required=True)
+    s.add_argument("--counts", required=True)
+    s.add_argument("--size", type=int, required=True, help="tile size whose counts are analysed")
+    s.add_argument("--out", required=True)
+    s.add_argument("--out-tsv", required=True)
+    s.set_defaults(func=_cmd_colour_stats)
+
+    s = sub.add_parser("plot-colours", help="Lab and RGB plots of one stats file")
+    s.add_argument("--name", required=True)
+    s.add_argument("--stats", required=True)
+    s.add_argument("--lab", required=True)
+    s.add_argument("--rgb", required=True)
+    s.set_defaults(func=_cmd_plot_colours)
+
+    s = sub.add_parser("colour-grid", help="grid figures of all sources and the colour summary table")
+    s.add_argument("--stats", nargs="+", required=True)
+    s.add_argument("--tables", nargs="+", required=True)
+    s.add_argument("--lab", required=True)
+    s.add_argument("--rgb", required=True)
+    s.add_argument("--summary", required=True)
+    s.set_defaults(func=_cmd_colour_grid)
+
     s = sub.add_parser("check-config", help="validate a config file")
     s.add_argument("config")
     s.add_argument("--schema", default="config/schema.yaml")
@@ -148,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .acquire import AcquireError
+    from .analysis.counts import TileError
     from .config import ConfigError
     from .review import ReviewError
 
@@ -155,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (AcquireError, ReviewError, ConfigError) as exc:
+    except (AcquireError, ReviewError, ConfigError, TileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

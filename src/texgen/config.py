@@ -107,9 +107,9 @@ def _file_problems(cfg: dict):
 
                 if archive_format(p) is None:
                     yield f"sources.{name}.path: {src['path']!r} is not a zip, tar, tar.gz/bz2/xz or wheel file"
-    min_tile = min(cfg["curate"]["tile_sizes"])
-    if min_tile < 8:
-        yield "curate.tile_sizes: tiles must be at least 8 pixels"
+    size = (cfg.get("analysis") or {}).get("tile_size")
+    if size is not None and size not in cfg["curate"]["tile_sizes"]:
+        yield f"analysis.tile_size: {size} is not one of curate.tile_sizes {cfg['curate']['tile_sizes']}"
 
 
 def load(path: str | Path, schema_path: str | Path) -> dict:

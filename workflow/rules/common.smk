@@ -16,10 +16,12 @@ except ConfigError as exc:
 SOURCES = list(CFG["sources"])
 SIZES = CFG["curate"]["tile_sizes"]
 REVIEW_DIR = Path(CFG["review_dir"])
+ANALYSIS_SIZE = (CFG.get("analysis") or {}).get("tile_size") or min(SIZES)
 
 
 wildcard_constraints:
     source="|".join(re.escape(s) for s in SOURCES),
+    name="|".join(re.escape(s) for s in SOURCES + ["combined"]),
 
 
 def source_spec(wildcards):

@@ -1,0 +1,1 @@
+"""Colour-distribution analysis: exact counts, CIELAB and RGB statistics, plots."""
