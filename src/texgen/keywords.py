@@ -17,6 +17,15 @@ def tokens(path: str) -> list[str]:
     return out
 
 
+def keyword_path(origin: str) -> str:
+    """The part of an origin that keywords are matched on: a URL's path (not its host), else the path."""
+    if origin.startswith(("http://", "https://")):
+        from urllib.parse import unquote, urlsplit
+
+        return unquote(urlsplit(origin).path)
+    return origin
+
+
 def _variants(token: str) -> set[str]:
     """A token and its simple singular forms (bricks -> brick, tiles -> tile, glasses -> glass)."""
     forms = {token}
@@ -50,7 +59,7 @@ class KeywordFilter:
 
     def reason(self, path: str) -> str:
         """Empty string when the path passes, else ``keyword_bad: x`` or ``keyword_missing``."""
-        forms = [_variants(t) for t in tokens(path)]
+        forms = [_variants(t) for t in tokens(keyword_path(path))]
         for fs in forms:
             hit = fs & self.bad
             if hit:
@@ -63,6 +72,6 @@ class KeywordFilter:
     def matched(self, path: str) -> list[str]:
         """Good keywords in the path, in order (used for material labels)."""
         out = []
-        for fs in (_variants(t) for t in tokens(path)):
+        for fs in (_variants(t) for t in tokens(keyword_path(path))):
             out.extend(sorted(fs & self.good))
         return list(dict.fromkeys(out))

@@ -1,0 +1,129 @@
+"""The web source kind against a real HTTP server on 127.0.0.1 (no mocks of the client)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from texgen.acquire.run import acquire
+from texgen.acquire.web import default_allow, is_image_bytes, safe_name
+from texgen.io import read_tsv
+
+from .helpers import ROOT, snakemake_cmd, venv_env
+from .webserver import Gallery, serve
+
+
+@pytest.fixture
+def gallery(textures):
+    arrays = {k: np.asarray(Image.open(textures[v]).convert("RGB").resize((128, 128)))
+              for k, v in (("wood", "grass"), ("stone", "gravel"), ("brick", "brick"))}
+    g = Gallery(arrays)
+    server, base, other = serve(g)
+    yield g, base, other
+    server.shutdown()
+
+
+def spec(base: str) -> dict:
+    return {"kind": "web", "type": "website", "url": f"{base}/gallery/index.html", "delay_s": 0,
+            "timeout_s": 0.5, "retries": 2, "backoff_s": 0.05, "max_pages": 20, "max_depth": 4}
+
+
+def test_helpers():
+    assert default_allow("http://h:1/a/b/index.html") == ["http://h:1/a/b/"]
+    assert safe_name("http://x/a/tile.png") != safe_name("http://x/b/tile.png")
+    assert safe_name("http://x/../../etc/passwd").find("/") == -1
+    assert len(safe_name("http://x/" + "\u00e9" * 300 + ".png")) <= 80
+    assert is_image_bytes(b"\x89PNG\r\n\x1a\n....") and not is_image_bytes(b"<html>")
+
+
+def test_scrape_gallery(tmp_path, gallery):
+    g, base, other = gallery
+    files, prov_path = tmp_path / "raw" / "files", tmp_path / "raw" / "prov.tsv"
+    acquire("web", spec(base), files, prov_path, {}, tmp_path / "cache")
+    rows = {r["origin"]: r for r in read_tsv(prov_path)}
+    img = f"{base}/gallery/img"
+    ok = {o for o, r in rows.items() if r["status"] == "ok"}
+    assert ok == {f"{img}/wood_floor.png", f"{img}/stone_wall.png", f"{base}/gallery/old_brick.png",
+                  f"{img}/flaky_grass.png", f"{img}/busy_gravel.png", f"{img}/carpet_texture.dat",
+                  f"{img}/a/tile.png", f"{img}/b/tile.png"}
+    # provenance of a downloaded file
+    wood = rows[f"{img}/wood_floor.png"]
+    assert wood["page_url"] == f"{base}/gallery/index.html" and wood["licence"] == "CC0 1.0"
+    assert wood["http_status"] == "200" and wood["content_type"] == "image/png" and wood["fetched_at"]
+    assert hashlib.sha256((files / wood["stored"]).read_bytes()).hexdigest() == wood["sha256"]
+    # failures are recorded with reasons
+    reasons = {o: r["reason"] for o, r in rows.items() if r["status"] == "refused"}
+    assert reasons[f"{base}/gallery/private/secret_stone.png"].startswith("robots")
+    assert reasons[f"{base}/gallery/private/index.html"].startswith("robots")
+    assert reasons[f"{img}/missing_tile.png"] == "http_404"
+    assert reasons[f"{img}/moved_marble.png"].startswith("redirect_outside_allow")
+    assert reasons[f"{img}/slow_concrete.png"].startswith("gave up after 3 attempts: ReadTimeout")
+    assert reasons[f"{img}/fake_metal.png"].startswith("not_image: served as text/html")
+    assert reasons[f"{img}/cut_wood.png"].startswith("download_incomplete")
+    # the two colliding names are two different files
+    a, b = rows[f"{img}/a/tile.png"], rows[f"{img}/b/tile.png"]
+    assert a["stored"] != b["stored"] and a["sha256"] != b["sha256"]
+    # never followed: other host, robots-disallowed paths; robots.txt was read
+    paths = [p for _, p, _, _ in g.log]
+    assert "/elsewhere.html" not in paths and "/marble.png" not in paths
+    assert "/gallery/private/index.html" not in paths and "/gallery/private/secret_stone.png" not in paths
+    assert "/robots.txt" in paths
+    # retries: 500 twice then 200; 429 then 200 after Retry-After
+    assert g.counters["/gallery/img/flaky_grass.png"] == 3 and g.counters["/gallery/img/busy_gravel.png"] == 2
+    # no complete-looking file for the cut-off download: only a .part in the cache
+    cache = tmp_path / "cache" / "web" / "web"
+    cut = safe_name(f"{img}/cut_wood.png")
+    assert not (cache / cut).exists() and (cache / (cut + ".part")).exists()
+
+    part_size = (cache / (cut + ".part")).stat().st_size
+    assert 0 < part_size < len(g.files["/gallery/img/cut_wood.png"][1])
+
+    # rerun: the cut-off download resumes with a Range request, everything else is not re-downloaded
+    g.cut_off = False
+    g.log.clear()
+    stored_before = {urlsplit(o).path for o in ok}
+    acquire("web", spec(base), files, prov_path, {}, tmp_path / "cache")
+    rows = {r["origin"]: r for r in read_tsv(prov_path)}
+    assert rows[f"{img}/cut_wood.png"]["status"] == "ok"
+    data = (files / rows[f"{img}/cut_wood.png"]["stored"]).read_bytes()
+    assert data == g.files["/gallery/img/cut_wood.png"][1]
+    cut_requests = [(s, h.get("Range")) for _, p, s, h in g.log if p == "/gallery/img/cut_wood.png"]
+    assert cut_requests == [(206, f"bytes={part_size}-")]
+    # every file stored in the first run was only revalidated (304, no body); pages too
+    for _, p, s, _ in g.log:
+        if p in stored_before or p.endswith(".html"):
+            assert s in (301, 304), (p, s)
+    assert sum(s == 304 for _, _, s, _ in g.log) >= len(stored_before) + 3
+
+
+def test_web_source_through_snakemake_curate(tmp_path, gallery):
+    g, base, other = gallery
+    cfg = {"sources": {"gallery": spec(base)},
+           "keywords": {"good": str(ROOT / "config/keywords/good.txt"), "bad": str(ROOT / "config/keywords/bad.txt")},
+           "curate": {"tile_sizes": [64]}}
+    cfg["sources"]["gallery"]["exclude"] = ["**/slow_*"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = subprocess.run(snakemake_cmd() + ["-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile",
+                                             str(tmp_path / "config.yaml"), "--cores", "2", "curate"],
+                          capture_output=True, text=True, env=venv_env(), timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    man = {r["origin"]: r for r in read_tsv(tmp_path / "results/manifests/gallery.tsv")}
+    img = f"{base}/gallery/img"
+    assert man[f"{img}/wood_floor.png"]["status"] == "kept"
+    assert man[f"{img}/wood_floor.png"]["page_url"] == f"{base}/gallery/index.html"
+    assert man[f"{img}/stone_wall.png"]["status"] == "kept"
+    assert man[f"{img}/a/tile.png"]["status"] == "kept"  # keyword 'tile' from the URL path, not the host
+    assert man[f"{img}/busy_gravel.png"]["status"] == "kept"
+    assert man[f"{img}/missing_tile.png"]["reason"] == "http_404"
+    assert f"{img}/slow_concrete.png" not in man  # excluded by pattern
+    tiles = read_tsv(tmp_path / "results/manifests/gallery_tiles.tsv")
+    assert {t["origin"] for t in tiles} >= {f"{img}/wood_floor.png", f"{img}/stone_wall.png"}
+    assert all(len(t["sha256"]) == 64 for t in tiles)
+    log = (tmp_path / "logs/acquire/gallery.log").read_text()
+    assert "pages visited" in log and "images found" in log
