@@ -8,6 +8,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/acquire.smk"
 include: "workflow/rules/curate.smk"
 include: "workflow/rules/analyse.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
@@ -15,4 +16,5 @@ rule all:
     input:
         rules.curate.input,
         rules.analyse.input,
+        rules.train.input,
     default_target: True

@@ -111,6 +111,53 @@ def _cmd_colour_grid(a: argparse.Namespace) -> None:
     write_tsv(a.summary, [r for p in a.tables for r in read_tsv(p)], SUMMARY_COLUMNS)
 
 
+def _cmd_train(a: argparse.Namespace) -> None:
+    import torch
+
+    from .models.train import train
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    train(a.variant, json.loads(a.spec), a.tiles, a.model, a.metrics, a.split, a.state, a.tensorboard,
+          stop_after=a.stop_after)
+
+
+def _cmd_sample_sheet(a: argparse.Namespace) -> None:
+    from .models.sample import sample_sheet
+
+    spec = json.loads(a.spec)
+    info = sample_sheet(a.model, a.split, a.out, spec.get("size", 32), spec.get("seed_fraction", 0.5),
+                        spec.get("temperature", 1.0))
+    from .io import write_text
+
+    write_text(a.info, json.dumps(info, indent=1))
+
+
+def _cmd_sample(a: argparse.Namespace) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from .models.model import load_model
+    from .models.sample import complete, grid, mark_seed, save_png, seed_mask
+
+    model, _ = load_model(a.model)
+    if a.seed_image:
+        with Image.open(a.seed_image) as im:
+            arr = np.asarray(im.convert("RGB"))
+        if arr.shape[0] < a.height or arr.shape[1] < a.width:
+            raise SystemExit(f"error: seed image {a.seed_image} is smaller than {a.height}x{a.width}")
+        arr = arr[: a.height, : a.width]
+    else:
+        colour = tuple(int(c) for c in a.colour.split(","))
+        arr = np.full((a.height, a.width, 3), colour, np.uint8)
+    images = np.repeat(arr[None], a.count, axis=0)
+    out = complete(model, images, a.seed_fraction, a.temperature, a.top_k, not a.no_cache, a.seed)
+    if a.mark_seed:
+        mask = seed_mask(model.cfg.ordering, a.height, a.width, a.seed_fraction)
+        out = np.stack([mark_seed(o, mask) for o in out])
+    save_png(a.out, out[0] if a.count == 1 else grid(list(out), scale=1))
+
+
 def _cmd_check_config(a: argparse.Namespace) -> None:
     from .config import load
 
@@ -216,6 +263,43 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rgb", required=True)
     s.add_argument("--summary", required=True)
     s.set_defaults(func=_cmd_colour_grid)
+
+    s = sub.add_parser("train", help="train one model variant")
+    s.add_argument("--variant", required=True)
+    s.add_argument("--spec", required=True, help="JSON: {model: ..., train: ..., data: ...}")
+    s.add_argument("--tiles", nargs="+", required=True, help="tiles manifests")
+    s.add_argument("--model", required=True)
+    s.add_argument("--metrics", required=True)
+    s.add_argument("--split", required=True)
+    s.add_argument("--state", required=True, help="folder of resumable checkpoints (not a workflow output)")
+    s.add_argument("--tensorboard", default=None)
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--stop-after", type=int, default=None, help="stop after this step (testing)")
+    s.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser("sample-sheet", help="seed | completion | truth rows for held-out crops and solid colours")
+    s.add_argument("--model", required=True)
+    s.add_argument("--split", required=True)
+    s.add_argument("--spec", default="{}")
+    s.add_argument("--out", required=True)
+    s.add_argument("--info", required=True)
+    s.set_defaults(func=_cmd_sample_sheet)
+
+    s = sub.add_parser("sample", help="generate a texture from a trained model")
+    s.add_argument("--model", required=True, help="results/models/{variant}/model.pt")
+    s.add_argument("--out", required=True, help="PNG to write")
+    s.add_argument("--height", type=int, default=64)
+    s.add_argument("--width", type=int, default=64)
+    s.add_argument("--seed-image", default=None, help="image whose seed part is kept (default: a solid colour)")
+    s.add_argument("--colour", default="128,128,128", help="solid seed colour R,G,B")
+    s.add_argument("--seed-fraction", type=float, default=0.25, help="CIT: top rows; SIT: inner spiral share")
+    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--top-k", type=int, default=None)
+    s.add_argument("--no-cache", action="store_true", help="recompute the context for every pixel (slow)")
+    s.add_argument("--count", type=int, default=1)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--mark-seed", action="store_true", help="draw the seed boundary in purple")
+    s.set_defaults(func=_cmd_sample)
 
     s = sub.add_parser("check-config", help="validate a config file")
     s.add_argument("config")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,7 @@ def _file_problems(cfg: dict):
 
                 if archive_format(p) is None:
                     yield f"sources.{name}.path: {src['path']!r} is not a zip, tar, tar.gz/bz2/xz or wheel file"
+    yield from _model_problems(cfg)
     size = (cfg.get("analysis") or {}).get("tile_size")
     if size is not None and size not in cfg["curate"]["tile_sizes"]:
         yield f"analysis.tile_size: {size} is not one of curate.tile_sizes {cfg['curate']['tile_sizes']}"
@@ -117,3 +119,28 @@ def load(path: str | Path, schema_path: str | Path) -> dict:
     with open(path, encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh) or {}
     return validate(cfg, schema_path)
+
+
+def _model_problems(cfg: dict):
+    models = cfg.get("models")
+    if not models:
+        return
+    variants = models["variants"]
+    for name in models["build"]:
+        if name not in variants:
+            yield f"models.build: unknown variant {name!r} (defined: {', '.join(sorted(variants))})"
+    sizes = cfg["curate"]["tile_sizes"]
+    for name, v in variants.items():
+        where = f"models.variants.{name}"
+        data = v.get("data") or {}
+        for src in data.get("sources") or []:
+            if src not in cfg["sources"]:
+                yield f"{where}.data.sources: unknown source {src!r}"
+        size = data.get("tile_size", min(sizes))
+        if size not in sizes:
+            yield f"{where}.data.tile_size: {size} is not one of curate.tile_sizes {sizes}"
+        side = v["context"] + 1 if v["ordering"] == "column" else math.ceil(math.sqrt(v["context"] + 1))
+        if side > size:
+            yield f"{where}: a training crop of {side} pixels does not fit in tiles of {size}"
+        if v["n_embd"] // v["n_head"] < 1:
+            yield f"{where}: n_embd {v['n_embd']} is smaller than n_head {v['n_head']}"

@@ -17,11 +17,15 @@ SOURCES = list(CFG["sources"])
 SIZES = CFG["curate"]["tile_sizes"]
 REVIEW_DIR = Path(CFG["review_dir"])
 ANALYSIS_SIZE = (CFG.get("analysis") or {}).get("tile_size") or min(SIZES)
+MODELS = CFG.get("models") or {"build": [], "variants": {}}
+VARIANTS = MODELS["variants"]
+BUILD = MODELS["build"]
 
 
 wildcard_constraints:
     source="|".join(re.escape(s) for s in SOURCES),
     name="|".join(re.escape(s) for s in SOURCES + ["combined"]),
+    variant="|".join(re.escape(v) for v in VARIANTS) or "(?!)",
 
 
 def source_spec(wildcards):
@@ -65,3 +69,47 @@ def review_path(wildcards):
 def summary_spec(wildcards):
     """Source names (in config order, matching the input lists), their types and the tile sizes."""
     return json.dumps({"sources": [[s, CFG["sources"][s]["type"]] for s in SOURCES], "tile_sizes": SIZES})
+
+
+MODEL_KEYS = ("ordering", "codec", "output", "context", "n_embd", "n_head", "n_layer", "dropout", "attn_dropout")
+
+
+def variant_spec(wildcards):
+    """Everything that defines a trained model (params: editing it retrains this variant only)."""
+    v = VARIANTS[wildcards.variant]
+    data = dict(v.get("data") or {})
+    data.setdefault("tile_size", min(SIZES))
+    data.setdefault("sources", SOURCES)
+    return json.dumps({"model": {k: v[k] for k in MODEL_KEYS if k in v}, "train": v.get("train") or {},
+                       "data": data}, sort_keys=True)
+
+
+def variant_tiles(wildcards):
+    """Tiles manifests of the variant's sources: new tiles in one source retrain only its users."""
+    sources = (VARIANTS[wildcards.variant].get("data") or {}).get("sources") or SOURCES
+    return [f"results/manifests/{s}_tiles.tsv" for s in sources]
+
+
+def _variant_resources(wildcards):
+    return VARIANTS[wildcards.variant].get("resources") or {}
+
+
+def variant_threads(wildcards):
+    return _variant_resources(wildcards).get("cpus", 2)
+
+
+def variant_mem_mb(wildcards, attempt):
+    """Memory grows with the retry attempt."""
+    return _variant_resources(wildcards).get("mem_mb", 4000) * attempt
+
+
+def variant_runtime(wildcards):
+    return _variant_resources(wildcards).get("runtime", 60)
+
+
+def variant_gpus(wildcards):
+    return _variant_resources(wildcards).get("gpus", 0)
+
+
+def sample_spec(wildcards):
+    return json.dumps(MODELS.get("sample") or {}, sort_keys=True)

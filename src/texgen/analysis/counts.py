@@ -1,10 +1,11 @@
 """Exact 24-bit colour counts of tiles.
 
-Each tile is decoded, its pixels packed into one integer (R<<16 | G<<8 | B), counted with
-``np.unique`` (a sort: ~80 MP/s, cache friendly, unlike a 2^24 bincount per image) and added into a
-dense 2^24 accumulator at the distinct colours only. Decoding runs in a thread pool (Pillow releases
-the GIL) while the main thread counts, so counting overlaps decoding on the second core.
-Counts are stored sparse: the non-zero colours and their counts, per tile size.
+Each tile is decoded straight to RGBX and viewed as one uint32 per pixel (no packing pass), sorted
+and run-length counted (~200 MP/s: cache friendly, unlike a 2^24 bincount, which is memory bound at
+~15 MP/s here), and its distinct colours are added into a dense 2^24 accumulator. Decoding runs in
+a thread pool (Pillow releases the GIL) while the main thread counts, so counting overlaps
+decoding on the second core. Counts are stored sparse: the non-zero colours (R<<16 | G<<8 | B) and
+their counts, per tile size.
 """
 
 from __future__ import annotations
@@ -44,11 +45,27 @@ def unpack_rgb(packed: np.ndarray) -> np.ndarray:
     return np.stack([(p >> 16) & 255, (p >> 8) & 255, p & 255], axis=1).astype(np.uint8)
 
 
+def rgbx_to_rgb24(keys: np.ndarray) -> np.ndarray:
+    """Little-endian RGBX pixel words (R | G<<8 | B<<16 | X<<24) -> R<<16 | G<<8 | B."""
+    k = np.asarray(keys, dtype=np.uint32)
+    return ((k & 0xFF) << 16) | (k & 0xFF00) | ((k >> 16) & 0xFF)
+
+
+def runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (ascending) and how often each occurs: sort + run lengths."""
+    if keys.size == 0:
+        return keys[:0], np.zeros(0, np.int64)
+    s = np.sort(keys)
+    starts = np.concatenate(([0], np.flatnonzero(s[1:] != s[:-1]) + 1))
+    return s[starts], np.diff(np.concatenate((starts, [s.size])))
+
+
 def load_tile(path: str | Path) -> np.ndarray:
-    """Decode one tile to RGB uint8; a broken file raises TileError naming it."""
+    """Decode one tile to RGBX words (uint32 per pixel, see rgbx_to_rgb24); a broken file raises
+    TileError naming it."""
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+            return np.asarray(im.convert("RGBX")).view("<u4").ravel()
     except (OSError, SyntaxError, ValueError) as exc:
         raise TileError(f"tile {path} cannot be decoded ({type(exc).__name__}: {exc}); "
                         f"rerun the curation of its source (snakemake --forcerun scan)") from None
@@ -71,14 +88,19 @@ def decoded(paths: list[str], threads: int) -> Iterator[np.ndarray]:
             yield arr
 
 
-def count_arrays(arrays: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Exact counts of all pixels of the arrays: (colours uint32 ascending, counts uint64)."""
+def count_keys(key_arrays: Iterable[np.ndarray], to_rgb24=rgbx_to_rgb24) -> tuple[np.ndarray, np.ndarray]:
+    """Exact counts of all pixel words: (colours R<<16|G<<8|B ascending uint32, counts uint64)."""
     acc = np.zeros(NCOLOURS, np.uint64)
-    for arr in arrays:
-        colours, counts = np.unique(pack_rgb(arr), return_counts=True)
-        acc[colours] += counts.astype(np.uint64)
+    for keys in key_arrays:
+        values, counts = runs(keys)
+        acc[to_rgb24(values)] += counts.astype(np.uint64)
     colours = np.flatnonzero(acc).astype(np.uint32)
     return colours, acc[colours]
+
+
+def count_arrays(arrays: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Exact counts of the pixels of RGB uint8 arrays (..., 3)."""
+    return count_keys((pack_rgb(a) for a in arrays), to_rgb24=lambda v: v)
 
 
 def count_source(tiles_tsv: str | Path, sizes: list[int], out_npz: str | Path, threads: int = 2,
@@ -97,7 +119,7 @@ def count_source(tiles_tsv: str | Path, sizes: list[int], out_npz: str | Path, t
                 progress.step()
                 yield arr
 
-        colours, counts = count_arrays(tracked(decoded(paths, threads)))
+        colours, counts = count_keys(tracked(decoded(paths, threads)))
         progress.close()
         arrays[f"colours_{size}"], arrays[f"counts_{size}"] = colours, counts
         result[size] = (int(counts.sum()), int(colours.size))

@@ -1,0 +1,121 @@
+"""A texture model = pixel codec + backbone, with its config, loss, checkpoint I/O and generation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .backbone import Backbone, BackboneConfig, KVCache
+from .codecs import make_codec
+
+
+@dataclass
+class ModelConfig:
+    ordering: str = "column"  # column (CIT) | spiral (SIT) | raster
+    codec: str = "rgb"  # rgb (regression) | grey (256-level classification)
+    output: str = "sigmoid"  # rgb codec: sigmoid | clamp
+    context: int = 64
+    n_embd: int = 64
+    n_head: int = 4
+    n_layer: int = 2
+    dropout: float = 0.0
+    attn_dropout: float = 0.0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TextureModel(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.codec = make_codec(cfg.codec, cfg.n_embd, cfg.dropout, cfg.output)
+        self.backbone = Backbone(BackboneConfig(cfg.context, cfg.n_embd, cfg.n_head, cfg.n_layer, cfg.dropout,
+                                                cfg.attn_dropout))
+
+    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        return self.codec.head(self.backbone(self.codec.embed(tokens), cache))
+
+    def loss(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Next-token loss of sequences (N, T+1, ...): predict tokens 1..T from 0..T-1."""
+        return self.codec.loss(self(tokens[:, :-1]), tokens[:, 1:])
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def new_cache(self, batch: int) -> KVCache:
+        p = next(self.parameters())
+        return KVCache(self.backbone.cfg, batch, p.device, p.dtype)
+
+
+def window_start(j: int, start: int, context: int, stride: int) -> int:
+    """Start of the context window used to predict token j: slides by ``stride`` when j - start > context."""
+    while j - start > context:
+        start += stride
+    return start
+
+
+@torch.no_grad()
+def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: float = 1.0,
+             top_k: int | None = None, use_cache: bool = True, generator: torch.Generator | None = None,
+             stride: int | None = None) -> torch.Tensor:
+    """Extend token sequences ``seed`` (N, S, ...) to length ``total``.
+
+    Beyond the context the window slides by ``stride`` (default half the context): with the KV cache
+    the cache is refilled once per stride (one forward over context - stride tokens), because learned
+    absolute positions make cached keys invalid once the window moves. Without the cache every token
+    recomputes its whole window; both follow the same window schedule, so they give the same result.
+    """
+    model.eval()
+    ctx = model.cfg.context
+    stride = stride or max(ctx // 2, 1)
+    tokens = torch.empty((seed.shape[0], total, *seed.shape[2:]), dtype=seed.dtype, device=seed.device)
+    tokens[:, : seed.shape[1]] = seed
+    s_len = seed.shape[1]
+    if s_len < 1:
+        raise ValueError("generation needs at least one seed token")
+    start = window_start(s_len, 0, ctx, stride)
+    if use_cache:
+        cache = model.new_cache(seed.shape[0])
+        out = model(tokens[:, start:s_len], cache)
+        for j in range(s_len, total):
+            tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
+            if j + 1 == total:
+                break
+            new_start = window_start(j + 1, start, ctx, stride)
+            if new_start != start:
+                start = new_start
+                cache.reset()
+                out = model(tokens[:, start:j + 1], cache)
+            else:
+                out = model(tokens[:, j:j + 1], cache)
+    else:
+        for j in range(s_len, total):
+            start = window_start(j, start, ctx, stride)
+            out = model(tokens[:, start:j])
+            tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
+    return tokens
+
+
+def save_model(path: str | Path, model: TextureModel, extra: dict) -> None:
+    """Best weights + config + training facts, atomically (loadable with weights_only=True)."""
+    from ..io import atomic_path
+
+    payload = {"model": model.state_dict(), "config": model.cfg.to_dict(), **extra}
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(payload, tmp)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[TextureModel, dict]:
+    payload = torch.load(path, map_location=device, weights_only=True)
+    model = TextureModel(ModelConfig.from_dict(payload["config"]))
+    model.load_state_dict(payload["model"])
+    return model.to(device).eval(), payload

@@ -1,0 +1,228 @@
+"""Training one variant: AdamW with warm-up and cosine decay, gradient clipping, seeded, periodic
+validation, best-validation checkpoint (the thesis's cutoff point), resumable from the last state.
+
+Declared outputs (written once, at the end, atomically): the best model (weights + config + facts),
+the loss curve (``metrics.tsv``) and the split. Resumable state lives in ``state_dir``, a path the
+workflow does not declare, so a killed or requeued job resumes instead of restarting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..io import atomic_path, write_tsv
+from .data import Crops, DataConfig, load_tile_rows, split_tiles, write_split
+from .model import ModelConfig, TextureModel, save_model
+from .orderings import crop_shape, unroll
+
+log = logging.getLogger("texgen.train")
+METRIC_COLUMNS = ["step", "train_loss", "val_loss", "lr", "pixels_per_s", "elapsed_s"]
+TRAIN_DEFAULTS = {"steps": 300, "batch": 64, "lr": 3e-3, "min_lr": 3e-4, "warmup": 20, "weight_decay": 0.01,
+                  "grad_clip": 1.0, "eval_every": 50, "eval_batches": 4, "checkpoint_every": 50, "seed": 0,
+                  "log_every": 10}
+
+
+def spec_hash(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def data_config(spec: dict) -> DataConfig:
+    d = DataConfig()
+    for key, value in (spec.get("data") or {}).items():
+        setattr(d, key, value)
+    d.seed = spec.get("seed", 0)
+    return d
+
+
+def lr_at(step: int, t: dict) -> float:
+    if step < t["warmup"]:
+        return t["lr"] * (step + 1) / t["warmup"]
+    progress = min(1.0, (step - t["warmup"]) / max(1, t["steps"] - t["warmup"]))
+    return t["min_lr"] + 0.5 * (t["lr"] - t["min_lr"]) * (1 + math.cos(math.pi * progress))
+
+
+class Batcher:
+    """Turns crops into token sequences of length context + 1 for the model's ordering."""
+
+    def __init__(self, model: TextureModel, data: DataConfig, batch: int):
+        self.model, self.batch = model, batch
+        cfg = model.cfg
+        self.h, self.w = crop_shape(cfg.ordering, cfg.context, data.crop_width)
+        self.crops_per_batch = math.ceil(batch / self.w) if cfg.ordering == "column" else batch
+
+    def tokens(self, crops: np.ndarray, device) -> torch.Tensor:
+        seqs = unroll(torch.from_numpy(crops), self.model.cfg.ordering)[: self.batch, : self.model.cfg.context + 1]
+        return self.model.codec.encode(seqs.to(device))
+
+
+def _optimizer(model: TextureModel, t: dict) -> torch.optim.Optimizer:
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": t["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=t["lr"], betas=(0.9, 0.95))
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].tolist(), "python": random.getstate()[1]}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np_state = list(np.random.get_state())
+    np_state[1] = np.array(state["numpy"], dtype=np.uint32)
+    np.random.set_state(tuple(np_state))
+    random.setstate((3, tuple(state["python"]), None))
+
+
+def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: str | Path, out_metrics: str | Path,
+          out_split: str | Path, state_dir: str | Path, tb_dir: str | Path | None = None, root: str | Path = ".",
+          device: str | None = None, stop_after: int | None = None) -> dict:
+    """Train ``variant`` (``spec``: model, data and training settings). Returns the run's summary."""
+    t = {**TRAIN_DEFAULTS, **(spec.get("train") or {})}
+    cfg = ModelConfig.from_dict(spec["model"])
+    data = data_config(spec)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(t["seed"])
+    np.random.seed(t["seed"])
+    random.seed(t["seed"])
+    rows = load_tile_rows(tile_tables, data)
+    train_rows, val_rows = split_tiles(rows, data.val_fraction, data.seed)
+    if not val_rows:
+        val_rows = train_rows
+        log.warning("only one original image: validating on training tiles")
+    write_split(out_split, train_rows, val_rows)
+    model = TextureModel(cfg).to(device)
+    batcher = Batcher(model, data, t["batch"])
+    train_crops = Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"], root=root)
+    val_crops = Crops(val_rows, DataConfig(**{**data.__dict__, "hflip": False, "vflip": False,
+                                               "jitter": {}, "repeat": 1}), batcher.h, batcher.w,
+                      seed=t["seed"] + 1, root=root)
+    val_set = [batcher.tokens(val_crops.batch(batcher.crops_per_batch), device) for _ in range(t["eval_batches"])]
+    baseline_train = torch.cat([batcher.tokens(Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"] + 2,
+                                                     root=root).batch(batcher.crops_per_batch), device)])
+    baseline = model.codec.baseline(baseline_train[:, 1:], torch.cat([v[:, 1:] for v in val_set]))
+    opt = _optimizer(model, t)
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    last, best_path = state_dir / "last.pt", state_dir / "best.pt"
+    h = spec_hash(spec)
+    step, metrics, best_val, best_step, seconds = 0, [], float("inf"), -1, 0.0
+    if last.exists():
+        state = torch.load(last, map_location=device, weights_only=False)
+        if state.get("spec_hash") == h:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            step, metrics, best_val, best_step = state["step"], state["metrics"], state["best_val"], state["best_step"]
+            seconds = state["seconds"]
+            _set_rng_state(state["rng"])
+            train_crops.load_state(state["crops"])
+            log.info("resumed %s from step %d (%s)", variant, step, last)
+        else:
+            log.warning("%s: settings changed since %s was written: starting afresh", variant, last)
+    log.info("variant %s: %s", variant, json.dumps(spec, sort_keys=True))
+    log.info("parameters: %d, device: %s, baseline (predict the mean) val loss: %.5f", model.n_params(), device,
+             baseline)
+    writer = _tensorboard(tb_dir)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else _null()
+    tokens_per_step = batcher.batch * cfg.context
+    train_loss, t0, window_tokens, window_start = float("nan"), time.perf_counter(), 0, time.perf_counter()
+    pixels_per_s = 0.0
+
+    def checkpoint(path: Path) -> None:
+        with atomic_path(path, suffix=".pt") as tmp:
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "metrics": metrics,
+                        "best_val": best_val, "best_step": best_step, "seconds": seconds, "rng": _rng_state(),
+                        "crops": train_crops.state(), "spec": spec, "spec_hash": h, "config": cfg.to_dict()}, tmp)
+
+    while step < t["steps"]:
+        model.train()
+        lr = lr_at(step, t)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        batch = batcher.tokens(train_crops.batch(batcher.crops_per_batch), device)
+        with autocast:
+            loss = model.loss(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
+        opt.step()
+        step += 1
+        train_loss = float(loss)
+        window_tokens += tokens_per_step
+        if step % t["log_every"] == 0 or step == t["steps"]:
+            now = time.perf_counter()
+            pixels_per_s = window_tokens / max(now - window_start, 1e-9)
+            seconds += now - t0
+            t0, window_tokens, window_start = now, 0, now
+            log.info("step %d/%d loss %.5f lr %.2e %.0f pixels/s %.1f s", step, t["steps"], train_loss, lr,
+                     pixels_per_s, seconds)
+            if writer:
+                writer.add_scalar("loss/train", train_loss, step)
+                writer.add_scalar("pixels_per_s", pixels_per_s, step)
+        val_loss = ""
+        if step % t["eval_every"] == 0 or step == t["steps"]:
+            val_loss = evaluate(model, val_set, autocast)
+            log.info("step %d val loss %.5f (baseline %.5f)", step, val_loss, baseline)
+            if writer:
+                writer.add_scalar("loss/val", val_loss, step)
+            if val_loss < best_val:
+                best_val, best_step = val_loss, step
+                with atomic_path(best_path, suffix=".pt") as tmp:
+                    torch.save(model.state_dict(), tmp)
+        if val_loss != "" or step % t["log_every"] == 0:
+            metrics.append({"step": step, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
+                            "pixels_per_s": pixels_per_s, "elapsed_s": seconds})
+        if step % t["checkpoint_every"] == 0 or step == t["steps"]:
+            checkpoint(last)
+        if stop_after is not None and step >= stop_after:
+            log.info("stopping after step %d as asked", step)
+            return {"step": step}
+    if writer:
+        writer.close()
+    model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+    summary = {"variant": variant, "step": step, "best_val_loss": best_val, "best_step": best_step,
+               "baseline_val_loss": baseline, "n_params": model.n_params(), "train_seconds": seconds,
+               "pixels_per_s": pixels_per_s, "device": device, "gpus": torch.cuda.device_count() if device != "cpu" else 0,
+               "train_tiles": len(train_rows), "val_tiles": len(val_rows), "spec": json.dumps(spec, sort_keys=True)}
+    write_tsv(out_metrics, metrics, METRIC_COLUMNS)
+    save_model(out_model, model, summary)
+    log.info("best val loss %.5f at step %d (baseline %.5f)", best_val, best_step, baseline)
+    return summary
+
+
+@torch.no_grad()
+def evaluate(model: TextureModel, val_set: list[torch.Tensor], autocast) -> float:
+    model.eval()
+    losses = []
+    with autocast:
+        for batch in val_set:
+            losses.append(float(model.loss(batch)))
+    return sum(losses) / len(losses)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _tensorboard(tb_dir):
+    if not tb_dir:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard not installed: the log file and metrics.tsv still have everything
+        log.warning("tensorboard is not installed: no event files written")
+        return None
+    return SummaryWriter(log_dir=str(tb_dir))
