@@ -71,7 +71,7 @@ def summary_spec(wildcards):
     return json.dumps({"sources": [[s, CFG["sources"][s]["type"]] for s in SOURCES], "tile_sizes": SIZES})
 
 
-MODEL_KEYS = ("ordering", "codec", "output", "context", "n_embd", "n_head", "n_layer", "dropout", "attn_dropout")
+MODEL_KEYS = ("ordering", "codec", "output", "act", "context", "n_embd", "n_head", "n_layer", "dropout", "attn_dropout")
 
 
 def variant_spec(wildcards):

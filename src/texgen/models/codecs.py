@@ -1,7 +1,9 @@
 """Pixel codecs: how a pixel enters and leaves the backbone, with its loss and sampling rule.
 
 - ``rgb``: regression. Embedding MLP 3 -> n/5 -> n/2 -> n (ReLU, dropout, no LayerNorm before it;
-  pixels enter centred in [-1, 1]),
+  pixels enter centred in [-1, 1]; ``act`` may swap ReLU for LeakyReLU: the narrow n/5 layer of the
+  output MLP loses all its ReLU units within ~100 Adam steps on small data, and the model then
+  predicts one constant colour whatever the context),
   output MLP mirrored (n -> n/2 -> n/5 -> 3), then ``sigmoid`` or ``clamp`` to [0, 1]; MSE loss.
 - ``grey``: 256-level grey classification; embedding table, linear head, cross-entropy; sampling
   with temperature and top-k (temperature 0 = argmax).
@@ -16,18 +18,19 @@ import torch.nn.functional as F
 from torch import nn
 
 LUMA = (0.299, 0.587, 0.114)
-ACT = nn.ReLU
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "gelu": nn.GELU}
 
 
 class RGBCodec(nn.Module):
     kind = "rgb"
 
-    def __init__(self, n_embd: int, dropout: float, output: str = "sigmoid"):
+    def __init__(self, n_embd: int, dropout: float, output: str = "sigmoid", act: str = "relu"):
         super().__init__()
         if output not in ("sigmoid", "clamp"):
             raise ValueError(f"rgb output must be 'sigmoid' or 'clamp', got {output!r}")
         a, b = max(n_embd // 5, 1), max(n_embd // 2, 1)
         self.output = output
+        ACT = ACTIVATIONS[act]
         self.embed_mlp = nn.Sequential(nn.Linear(3, a), ACT(), nn.Dropout(dropout), nn.Linear(a, b), ACT(),
                                        nn.Dropout(dropout), nn.Linear(b, n_embd))
         self.out_mlp = nn.Sequential(nn.Linear(n_embd, b), ACT(), nn.Dropout(dropout), nn.Linear(b, a),
@@ -117,9 +120,9 @@ class GreyCodec(nn.Module):
         return float(-logp[val_targets.reshape(-1)].mean())
 
 
-def make_codec(kind: str, n_embd: int, dropout: float, output: str = "sigmoid") -> nn.Module:
+def make_codec(kind: str, n_embd: int, dropout: float, output: str = "sigmoid", act: str = "relu") -> nn.Module:
     if kind == "rgb":
-        return RGBCodec(n_embd, dropout, output)
+        return RGBCodec(n_embd, dropout, output, act)
     if kind == "grey":
         return GreyCodec(n_embd, dropout)
     raise ValueError(f"unknown codec {kind!r}")

@@ -17,6 +17,7 @@ class ModelConfig:
     ordering: str = "column"  # column (CIT) | spiral (SIT) | raster
     codec: str = "rgb"  # rgb (regression) | grey (256-level classification)
     output: str = "sigmoid"  # rgb codec: sigmoid | clamp
+    act: str = "relu"  # rgb codec MLP activation: relu (thesis) | leaky_relu | gelu
     context: int = 64
     n_embd: int = 64
     n_head: int = 4
@@ -37,7 +38,7 @@ class TextureModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.codec = make_codec(cfg.codec, cfg.n_embd, cfg.dropout, cfg.output)
+        self.codec = make_codec(cfg.codec, cfg.n_embd, cfg.dropout, cfg.output, cfg.act)
         self.backbone = Backbone(BackboneConfig(cfg.context, cfg.n_embd, cfg.n_head, cfg.n_layer, cfg.dropout,
                                                 cfg.attn_dropout))
 

@@ -156,7 +156,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
         opt.step()
         step += 1
-        train_loss = float(loss)
+        train_loss = float(loss.detach())
         window_tokens += tokens_per_step
         if step % t["log_every"] == 0 or step == t["steps"]:
             now = time.perf_counter()

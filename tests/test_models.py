@@ -1,0 +1,209 @@
+"""Models: spiral construction, orderings, backbone, KV cache, training, resume, sampling."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from texgen.io import read_tsv, write_tsv
+from texgen.models.data import DataConfig, split_tiles
+from texgen.models.model import ModelConfig, TextureModel, generate, load_model, window_start
+from texgen.models.orderings import crop_shape, roll, spiral_matrix, unroll
+from texgen.models.sample import complete, mark_seed, seed_mask
+from texgen.models.train import train
+from texgen.scan import TILE_COLUMNS
+
+from .helpers import skimage_data
+
+# The thesis's construction written out by hand: filled clockwise from the top-left corner inwards
+# with decreasing numbers; position 0 (the centre) starts the sequence.
+SPIRAL_6 = [[35, 34, 33, 32, 31, 30],
+            [16, 15, 14, 13, 12, 29],
+            [17, 4, 3, 2, 11, 28],
+            [18, 5, 0, 1, 10, 27],
+            [19, 6, 7, 8, 9, 26],
+            [20, 21, 22, 23, 24, 25]]
+SPIRAL_7 = [[48, 47, 46, 45, 44, 43, 42],
+            [25, 24, 23, 22, 21, 20, 41],
+            [26, 9, 8, 7, 6, 19, 40],
+            [27, 10, 1, 0, 5, 18, 39],
+            [28, 11, 2, 3, 4, 17, 38],
+            [29, 12, 13, 14, 15, 16, 37],
+            [30, 31, 32, 33, 34, 35, 36]]
+
+
+def test_spiral_matches_the_thesis_examples():
+    assert spiral_matrix(6).tolist() == SPIRAL_6
+    assert spiral_matrix(7).tolist() == SPIRAL_7
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 16])
+def test_spiral_is_a_continuous_path_from_the_centre(n):
+    m = spiral_matrix(n)
+    assert sorted(m.ravel().tolist()) == list(range(n * n))
+    pos = {int(v): divmod(i, n) for i, v in enumerate(m.ravel())}
+    for k in range(1, n * n):
+        (r0, c0), (r1, c1) = pos[k - 1], pos[k]
+        assert abs(r0 - r1) + abs(c0 - c1) == 1
+
+
+@pytest.mark.parametrize("ordering", ["column", "spiral", "raster"])
+def test_unroll_then_roll_restores_any_image(ordering):
+    images = torch.randint(0, 256, (3, 7, 7, 3), dtype=torch.uint8)
+    seqs = unroll(images, ordering)
+    assert torch.equal(roll(seqs, ordering, 7, 7), images)
+    if ordering == "spiral":  # the sequence starts at the centre pixel and follows the matrix
+        assert torch.equal(seqs[:, 0], images[:, 3, 3])
+        assert torch.equal(seqs[:, 1], images[:, 3, 2])
+    if ordering == "column":
+        assert torch.equal(seqs[1], images[0, :, 1])
+
+
+def test_crop_shapes():
+    assert crop_shape("column", 128, 32) == (129, 32)
+    assert crop_shape("spiral", 4095, 0) == (64, 64)
+    assert crop_shape("spiral", 1024, 0) == (33, 33)  # sequences cut to 1025 tokens
+
+
+def test_n_embd_need_not_divide_by_heads():
+    model = TextureModel(ModelConfig(codec="rgb", context=16, n_embd=50, n_head=6, n_layer=1))
+    attn = model.backbone.blocks[0].attn
+    assert attn.qkv.out_features == 3 * 6 * 8 and attn.proj.in_features == 48 and attn.proj.out_features == 50
+    out = model(torch.rand(2, 10, 3))
+    assert out.shape == (2, 10, 3)
+
+
+def test_causality():
+    torch.manual_seed(0)
+    model = TextureModel(ModelConfig(codec="grey", context=12, n_embd=32, n_head=4, n_layer=2)).eval()
+    x = torch.randint(0, 256, (1, 12))
+    y = x.clone()
+    y[0, 8:] = (y[0, 8:] + 100) % 256
+    with torch.no_grad():
+        a, b = model(x), model(y)
+    assert torch.allclose(a[0, :8], b[0, :8], atol=1e-6) and not torch.allclose(a[0, 8:], b[0, 8:])
+
+
+def test_window_schedule():
+    assert [window_start(j, 0, 8, 4) for j in (1, 8, 9, 12, 13, 17)] == [0, 0, 4, 4, 8, 12]
+
+
+@pytest.mark.parametrize("codec", ["grey", "rgb"])
+@pytest.mark.parametrize("total", [10, 40])  # within the context, and sliding 3 times past it
+def test_kv_cache_gives_the_same_result(codec, total):
+    torch.manual_seed(1)
+    model = TextureModel(ModelConfig(codec=codec, context=16, n_embd=32, n_head=4, n_layer=2)).eval()
+    seed = torch.randint(0, 256, (3, 4)) if codec == "grey" else torch.rand(3, 4, 3)
+    a = generate(model, seed, total, temperature=0.0, use_cache=True)
+    b = generate(model, seed, total, temperature=0.0, use_cache=False)
+    assert a.shape[1] == total and torch.equal(a[:, :4], seed)
+    if codec == "grey":
+        assert torch.equal(a, b)
+    else:
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_sampling_is_seeded():
+    torch.manual_seed(2)
+    model = TextureModel(ModelConfig(codec="grey", context=16, n_embd=32, n_head=4, n_layer=1)).eval()
+    seed = torch.randint(0, 256, (2, 3))
+    runs = [generate(model, seed, 12, 1.0, 20, True, torch.Generator().manual_seed(5)) for _ in range(2)]
+    assert torch.equal(runs[0], runs[1])
+
+
+def test_split_is_by_original_file_and_deterministic():
+    rows = [{"source": "s", "id": f"f{i // 4}", "tile": f"t{i}"} for i in range(40)]
+    train_a, val_a = split_tiles(rows, 0.2, seed=3)
+    train_b, val_b = split_tiles(rows, 0.2, seed=3)
+    assert val_a == val_b and len(val_a) == 8
+    assert not {r["id"] for r in train_a} & {r["id"] for r in val_a}
+
+
+def test_seed_mask_and_purple_line():
+    m = seed_mask("column", 8, 4, 0.5)
+    assert m[:4].all() and not m[4:].any()
+    img = mark_seed(np.zeros((8, 4, 3), np.uint8), m)
+    assert (img[3] == (160, 32, 240)).all() and (img[:3] == 0).all() and (img[4:] == 0).all()
+    s = seed_mask("spiral", 5, 5, 0.2)
+    assert s[2, 2] and s.sum() == 5
+
+
+def _tiles(tmp: Path, size: int = 64) -> Path:
+    """Real textures cut into tiles (brick, grass, gravel, coffee: four original files)."""
+    rows = []
+    for name in ("brick", "grass", "gravel", "coffee"):
+        arr = np.asarray(Image.open(skimage_data() / f"{name}.png").convert("RGB"))
+        for y in range(0, 256, size):
+            for x in range(0, 256, size):
+                path = tmp / f"{name}_{x}_{y}.png"
+                Image.fromarray(arr[y:y + size, x:x + size]).save(path)
+                rows.append({"source": "sk", "id": name, "tile": str(path), "size": size, "origin": name,
+                             "x": x, "y": y, "sha256": ""})
+    write_tsv(tmp / "tiles.tsv", rows, TILE_COLUMNS)
+    return tmp / "tiles.tsv"
+
+
+def _spec(**train_overrides) -> dict:
+    return {"model": {"ordering": "column", "codec": "rgb", "output": "sigmoid", "context": 16, "n_embd": 32,
+                      "n_head": 4, "n_layer": 2, "act": "leaky_relu"},
+            "train": {"steps": 120, "batch": 32, "lr": 3e-3, "warmup": 10, "eval_every": 40, "eval_batches": 2,
+                      "checkpoint_every": 20, "log_every": 10, **train_overrides},
+            "data": {"tile_size": 64, "crop_width": 16, "repeat": 4, "val_fraction": 0.25}}
+
+
+def test_tiny_training_beats_predict_the_mean(tmp_path):
+    tiles = _tiles(tmp_path)
+    out = tmp_path / "out"
+    summary = train("tiny", _spec(steps=300, eval_every=100), [tiles], out / "model.pt", out / "metrics.tsv", out / "split.tsv",
+                    tmp_path / "state")
+    assert summary["step"] == 300
+    assert summary["best_val_loss"] < 0.5 * summary["baseline_val_loss"]
+    metrics = read_tsv(out / "metrics.tsv")
+    vals = [float(m["val_loss"]) for m in metrics if m["val_loss"]]
+    assert len(vals) == 3 and vals[-1] < vals[0] * 1.5
+    model, payload = load_model(out / "model.pt")
+    assert payload["config"]["context"] == 16 and payload["n_params"] == model.n_params()
+    split = read_tsv(out / "split.tsv")
+    assert {r["split"] for r in split} == {"train", "val"}
+    assert len({r["id"] for r in split if r["split"] == "val"}) == 1
+    # the model uses its context: a brown seed (like coffee) continues brown, a grey one (like brick) grey
+    seeds = np.stack([np.full((16, 4, 3), c, np.uint8) for c in ((150, 90, 40), (120, 120, 120))])
+    done = complete(model, seeds, 0.5, use_cache=True).astype(int)
+    warmth = done[:, 8:, :, 0].mean(axis=(1, 2)) - done[:, 8:, :, 2].mean(axis=(1, 2))
+    assert warmth[0] > warmth[1] + 30, warmth
+
+
+def test_killed_training_resumes_to_the_same_step_count(tmp_path):
+    tiles = _tiles(tmp_path)
+    spec = json.dumps(_spec(steps=80, checkpoint_every=10))
+    out, state = tmp_path / "out", tmp_path / "state"
+    cmd = [sys.executable, "-m", "texgen", "train", "--variant", "k", "--spec", spec, "--tiles", str(tiles),
+           "--model", str(out / "model.pt"), "--metrics", str(out / "metrics.tsv"), "--split", str(out / "split.tsv"),
+           "--state", str(state), "--threads", "1"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (state / "last.pt").exists() and torch.load(state / "last.pt", weights_only=False)["step"] >= 20:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(state / "last.pt", weights_only=False)["step"]
+    assert 20 <= killed_at < 80 and not (out / "model.pt").exists()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"resumed k from step {killed_at}" in done.stderr
+    steps = [int(m["step"]) for m in read_tsv(out / "metrics.tsv")]
+    assert steps[-1] == 80 and steps == sorted(set(steps))
+    _, payload = load_model(out / "model.pt")
+    assert payload["step"] == 80
