@@ -9,6 +9,7 @@ include: "workflow/rules/acquire.smk"
 include: "workflow/rules/curate.smk"
 include: "workflow/rules/analyse.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/probe.smk"
 
 
 rule all:
@@ -17,4 +18,5 @@ rule all:
         rules.curate.input,
         rules.analyse.input,
         rules.train.input,
+        rules.probe.input,
     default_target: True

@@ -158,6 +158,12 @@ def _cmd_sample(a: argparse.Namespace) -> None:
     save_png(a.out, out[0] if a.count == 1 else grid(list(out), scale=1))
 
 
+def _cmd_probe(a: argparse.Namespace) -> None:
+    from .probes.run import run_probes
+
+    run_probes(a.model, a.split, a.out_dir, json.loads(a.spec))
+
+
 def _cmd_check_config(a: argparse.Namespace) -> None:
     from .config import load
 
@@ -300,6 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--mark-seed", action="store_true", help="draw the seed boundary in purple")
     s.set_defaults(func=_cmd_sample)
+
+    s = sub.add_parser("probe", help="run every probe on one trained variant")
+    s.add_argument("--model", required=True)
+    s.add_argument("--split", required=True)
+    s.add_argument("--spec", default="{}", help="JSON of the probe settings")
+    s.add_argument("--out-dir", required=True)
+    s.set_defaults(func=_cmd_probe)
 
     s = sub.add_parser("check-config", help="validate a config file")
     s.add_argument("config")

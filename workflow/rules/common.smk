@@ -113,3 +113,11 @@ def variant_gpus(wildcards):
 
 def sample_spec(wildcards):
     return json.dumps(MODELS.get("sample") or {}, sort_keys=True)
+
+
+PROBE_IMAGES = ["colour", "zebra", "pattern", "completion", "free"]
+
+
+def probe_spec(wildcards):
+    """Probe settings (params): changing them reruns the probes, not the training."""
+    return json.dumps(CFG.get("probes") or {}, sort_keys=True)

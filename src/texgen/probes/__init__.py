@@ -1,0 +1,1 @@
+"""Probe evaluations of trained variants: colour, zebra, pattern, completion, free generation, speed."""

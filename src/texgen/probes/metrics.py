@@ -1,0 +1,130 @@
+"""Image metrics used by the probes (pure functions on uint8 RGB arrays)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter, zoom
+from scipy.stats import wasserstein_distance
+from skimage.color import deltaE_ciede2000, rgb2lab
+from skimage.metrics import structural_similarity
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    return rgb2lab(np.asarray(rgb, dtype=np.float64).reshape(-1, 1, 3) / 255.0).reshape(*np.shape(rgb)[:-1], 3)
+
+
+def mean_delta_e(pixels: np.ndarray, colour) -> float:
+    """Mean CIEDE2000 difference between pixels (..., 3) and one reference colour."""
+    lab = to_lab(pixels).reshape(-1, 3)
+    ref = np.broadcast_to(to_lab(np.array(colour, np.uint8)[None]).reshape(1, 3), lab.shape)
+    return float(deltaE_ciede2000(lab, ref).mean())
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def side_accuracy(generated: np.ndarray, truth: np.ndarray) -> float:
+    """Share of generated pixels on the same side of mid-grey as the true continuation."""
+    return float(((luminance(generated) > 127.5) == (luminance(truth) > 127.5)).mean())
+
+
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    m = mse(a, b)
+    return float("inf") if m == 0 else float(10 * np.log10(255.0 ** 2 / m))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    win = min(7, min(a.shape[:2]) // 2 * 2 - 1)
+    return float(structural_similarity(a, b, channel_axis=2, data_range=255, win_size=max(win, 3)))
+
+
+def lab_wasserstein(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over L*, a*, b* of the 1-D Wasserstein-1 distance between the two pixel sets."""
+    la, lb = to_lab(a).reshape(-1, 3), to_lab(b).reshape(-1, 3)
+    return float(np.mean([wasserstein_distance(la[:, c], lb[:, c]) for c in range(3)]))
+
+
+def laplacian_pyramid(img: np.ndarray, levels: int) -> list[np.ndarray]:
+    """Band-pass levels (finest first) of a float image (H, W, 3), the last level the low-pass rest."""
+    out, cur = [], np.asarray(img, np.float64) / 255.0
+    for _ in range(levels - 1):
+        if min(cur.shape[:2]) < 8:
+            break
+        low = gaussian_filter(cur, sigma=(1, 1, 0))[::2, ::2]
+        up = zoom(low, (cur.shape[0] / low.shape[0], cur.shape[1] / low.shape[1], 1), order=1)
+        out.append(cur - up)
+        cur = low
+    out.append(cur)
+    return out
+
+
+def _patches(level: np.ndarray, size: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    h, w = level.shape[:2]
+    if h < size or w < size:
+        return np.zeros((0, size * size * 3))
+    ys = rng.integers(0, h - size + 1, n)
+    xs = rng.integers(0, w - size + 1, n)
+    return np.stack([level[y:y + size, x:x + size].ravel() for y, x in zip(ys, xs)])
+
+
+def sliced_wasserstein(a: np.ndarray, b: np.ndarray, projections: int, rng: np.random.Generator) -> float:
+    """Sliced Wasserstein distance between two equally sized sets of descriptors (rows)."""
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    dirs = rng.normal(size=(a.shape[1], projections))
+    dirs /= np.linalg.norm(dirs, axis=0, keepdims=True)
+    pa, pb = np.sort(a @ dirs, axis=0), np.sort(b @ dirs, axis=0)
+    return float(np.abs(pa - pb).mean())
+
+
+def swd(images_a: list[np.ndarray], images_b: list[np.ndarray], levels: int = 3, patch: int = 7,
+        per_image: int = 64, projections: int = 128, seed: int = 0) -> float:
+    """Texture-statistics distance (ProGAN's metric): SWD between 7x7 patches of the Laplacian pyramid
+    levels of two image sets, descriptors normalised per level and channel, averaged over levels (x1e3)."""
+    rng = np.random.default_rng(seed)
+    pyr_a = [laplacian_pyramid(im, levels) for im in images_a]
+    pyr_b = [laplacian_pyramid(im, levels) for im in images_b]
+    n_levels = min(min(len(p) for p in pyr_a), min(len(p) for p in pyr_b))
+    dists = []
+    for lvl in range(n_levels):
+        da = np.concatenate([_patches(p[lvl], patch, per_image, rng) for p in pyr_a])
+        db = np.concatenate([_patches(p[lvl], patch, per_image, rng) for p in pyr_b])
+        if not len(da) or not len(db):
+            continue
+        both = np.concatenate([da, db]).reshape(-1, patch * patch, 3)
+        mean, std = both.mean(axis=(0, 1)), both.std(axis=(0, 1)) + 1e-8
+        da = ((da.reshape(-1, patch * patch, 3) - mean) / std).reshape(len(da), -1)
+        db = ((db.reshape(-1, patch * patch, 3) - mean) / std).reshape(len(db), -1)
+        dists.append(sliced_wasserstein(da, db, projections, rng))
+    return float(np.mean(dists) * 1e3) if dists else float("nan")
+
+
+def _neighbour_diffs(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f = np.asarray(img, np.float64)
+    return np.abs(f[1:] - f[:-1]).mean(axis=-1), np.abs(f[:, 1:] - f[:, :-1]).mean(axis=-1)
+
+
+def seam_continuity(image: np.ndarray, seed_mask: np.ndarray, reference: np.ndarray) -> float:
+    """Mean colour step across the seed/generation boundary divided by the mean neighbour step of the
+    reference (true) image: 1 = as continuous as the real texture, larger = a visible seam."""
+    dv, dh = _neighbour_diffs(image)
+    bv = seed_mask[1:] != seed_mask[:-1]
+    bh = seed_mask[:, 1:] != seed_mask[:, :-1]
+    steps = np.concatenate([dv[bv], dh[bh]])
+    rv, rh = _neighbour_diffs(reference)
+    typical = np.concatenate([rv.ravel(), rh.ravel()]).mean()
+    return float(steps.mean() / max(typical, 1e-6)) if steps.size else float("nan")
+
+
+def tileability(image: np.ndarray) -> float:
+    """Wrap-around seam difference divided by the mean neighbour difference: 1 = seamless."""
+    f = np.asarray(image, np.float64)
+    wrap = np.concatenate([np.abs(f[:, 0] - f[:, -1]).mean(axis=-1), np.abs(f[0] - f[-1]).mean(axis=-1)])
+    dv, dh = _neighbour_diffs(image)
+    inner = np.concatenate([dv.ravel(), dh.ravel()]).mean()
+    return float(wrap.mean() / max(inner, 1e-6))

@@ -1,0 +1,226 @@
+"""All probes of one trained variant; pure functions of checkpoint + seeds (seeded sampling).
+
+Every probe image marks the end of the seed with a purple line and is saved as PNG; every number
+goes to ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..io import read_tsv, write_text
+from ..models.model import TextureModel, generate, load_model
+from ..models.orderings import roll, spiral_order, unroll
+from ..models.sample import complete, grid, mark_seed, save_png, seed_mask
+from . import metrics as M
+from .classical import efros_leung
+
+log = logging.getLogger("texgen.probes")
+WHITE = 255
+COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "dark grey": (64, 64, 64), "grey": (128, 128, 128),
+           "light grey": (192, 192, 192), "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
+           "yellow": (255, 255, 0), "cyan": (0, 255, 255), "magenta": (255, 0, 255), "brown": (120, 72, 32)}
+PROBE_DEFAULTS = {"new_pixels": 32, "crop": 32, "crops": 8, "samples": 4, "temperature": 1.0, "free_size": 32,
+                  "seed": 0}
+
+
+def _continue(model: TextureModel, seqs: np.ndarray, seed_len: int, n_new: int, temperature: float, seed: int):
+    """Keep the first seed_len pixels of each sequence (N, L, 3) and generate n_new more."""
+    tokens = model.codec.encode(torch.from_numpy(np.ascontiguousarray(seqs[:, :seed_len])))
+    gen = torch.Generator().manual_seed(seed)
+    out = generate(model, tokens, seed_len + n_new, temperature, None, True, gen)
+    return model.codec.decode(out).numpy()
+
+
+def _side(n_tokens: int) -> int:
+    return math.isqrt(n_tokens - 1) + 1
+
+
+def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new: int, p: dict):
+    """Continue the sequences of a synthetic image; return (generated, truth, display image)."""
+    ordering = model.cfg.ordering
+    seqs = unroll(torch.from_numpy(image[None]), ordering).numpy()
+    out = _continue(model, seqs, seed_len, n_new, p["temperature"], p["seed"])
+    gen, truth = out[:, seed_len:], seqs[:, seed_len:seed_len + n_new]
+    canvas = seqs.copy()
+    canvas[:, seed_len + n_new:] = WHITE
+    canvas[:, seed_len:seed_len + n_new] = gen
+    h, w = image.shape[:2]
+    shown = roll(torch.from_numpy(canvas), ordering, h, w)[0].numpy()
+    flags = np.zeros(seqs.shape[:2] + (1,), np.uint8)
+    flags[:, :seed_len] = 1
+    mask = roll(torch.from_numpy(flags), ordering, h, w)[0, ..., 0].numpy().astype(bool)
+    shown = mark_seed(shown, mask)
+    if ordering == "column":  # show the end of the seed and the generated rows only
+        shown = shown[max(0, seed_len - 16):seed_len + n_new]
+    return gen, truth, shown
+
+
+def _probe_image_shape(model: TextureModel, n_new: int, cap_rows: int = 128, columns: int = 32):
+    """(height, width, seed_len) of the synthetic images for the colour/zebra/pattern probes."""
+    ctx = model.cfg.context
+    if model.cfg.ordering == "column":
+        seed_len = min(ctx, cap_rows)  # CIT: 32 columns x up to 128 rows of context
+        return seed_len + n_new, columns, seed_len
+    seed_len = ctx  # SIT: the whole spiral context
+    side = _side(seed_len + n_new)
+    return side, side, seed_len
+
+
+def colour_probe(model, p):
+    n_new = p["new_pixels"]
+    h, w, seed_len = _probe_image_shape(model, n_new)
+    per, shown = {}, []
+    for name, colour in COLOURS.items():
+        image = np.full((h, w, 3), colour, np.uint8)
+        gen, _, disp = _sequence_probe(model, image, seed_len, n_new, p)
+        per[name] = M.mean_delta_e(gen, colour)
+        shown.append(disp)
+    return {"delta_e": per, "delta_e_mean": float(np.mean(list(per.values())))}, grid(shown, scale=3)
+
+
+def stripes(h: int, w: int, width: int, vertical: bool, offset: int = 0) -> np.ndarray:
+    idx = np.arange(w if vertical else h) + offset
+    band = ((idx // width) % 2 == 1).astype(np.uint8) * 255
+    img = np.broadcast_to(band[None, :] if vertical else band[:, None], (h, w)).copy()
+    return np.repeat(img[..., None], 3, axis=2)
+
+
+def zebra_probe(model, p):
+    n_new = p["new_pixels"]
+    h, w, seed_len = _probe_image_shape(model, n_new)
+    width = 3 if model.cfg.ordering == "spiral" else 4
+    out, shown = {}, []
+    for name, vertical in (("vertical", True), ("horizontal", False)):
+        gen, truth, disp = _sequence_probe(model, stripes(h, w, width, vertical), seed_len, n_new, p)
+        out[name] = M.side_accuracy(gen, truth)
+        shown.append(disp)
+    return {"accuracy": out, "stripe_width": width}, grid(shown, scale=3)
+
+
+def pattern_probe(model, p):
+    """A 4x4-pixel repeating black/white pattern (the thesis's spiral pattern test)."""
+    n_new = p["new_pixels"]
+    h, w, seed_len = _probe_image_shape(model, n_new)
+    tile = (np.random.default_rng(7).random((4, 4)) > 0.5).astype(np.uint8) * 255
+    img = np.tile(tile, (h // 4 + 1, w // 4 + 1))[:h, :w]
+    gen, truth, disp = _sequence_probe(model, np.repeat(img[..., None], 3, axis=2), seed_len, n_new, p)
+    return {"accuracy": M.side_accuracy(gen, truth)}, grid([disp], scale=3)
+
+
+def _val_crops(split_tsv: str | Path, size: int, n: int, seed: int, root: str | Path = ".") -> list[np.ndarray]:
+    rows = [r for r in read_tsv(split_tsv) if r["split"] == "val"]
+    rng = np.random.default_rng(seed)
+    crops = []
+    for i in range(n):
+        r = rows[i % len(rows)]
+        with Image.open(Path(root, r["tile"])) as im:
+            arr = np.asarray(im.convert("RGB"))
+        y = int(rng.integers(0, arr.shape[0] - size + 1))
+        x = int(rng.integers(0, arr.shape[1] - size + 1))
+        crops.append(arr[y:y + size, x:x + size].copy())
+    return crops
+
+
+def _fill_order(ordering: str, size: int) -> np.ndarray:
+    if ordering == "spiral":
+        return spiral_order(size)
+    return np.arange(size * size)  # CIT columns grow downwards in parallel: row by row
+
+
+def _completion_scores(crops, samples, mask, real_floor_sets) -> dict:
+    """Metrics of k samples per crop against the truth."""
+    per_mse, per_psnr, per_ssim, best_mse, best_psnr, best_ssim, w1, seams = [], [], [], [], [], [], [], []
+    for truth, outs in zip(crops, samples):
+        m = [M.mse(o, truth) for o in outs]
+        ps = [M.psnr(o, truth) for o in outs]
+        ss = [M.ssim(o, truth) for o in outs]
+        per_mse.append(np.mean(m))
+        per_psnr.append(np.mean([min(x, 99.0) for x in ps]))
+        per_ssim.append(np.mean(ss))
+        best_mse.append(min(m))
+        best_psnr.append(min(max(ps), 99.0))
+        best_ssim.append(max(ss))
+        w1.append(np.mean([M.lab_wasserstein(o[~mask], truth[~mask]) for o in outs]))
+        seams.append(np.mean([M.seam_continuity(o, mask, truth) for o in outs]))
+    generated = [o for outs in samples for o in outs]
+    return {"mse": float(np.mean(per_mse)), "psnr": float(np.mean(per_psnr)), "ssim": float(np.mean(per_ssim)),
+            "best_of_k_mse": float(np.mean(best_mse)), "best_of_k_psnr": float(np.mean(best_psnr)),
+            "best_of_k_ssim": float(np.mean(best_ssim)), "lab_w1": float(np.mean(w1)),
+            "swd": M.swd(generated, crops), "seam": float(np.nanmean(seams))}
+
+
+def completion_probe(model, split_tsv, p, root="."):
+    size, k = p["crop"], p["samples"]
+    crops = _val_crops(split_tsv, size, p["crops"], p["seed"], root)
+    ordering = model.cfg.ordering
+    frac = 0.5
+    mask = seed_mask(ordering, size, size, frac)
+    batch = np.stack(crops)
+    samples = [[] for _ in crops]
+    for j in range(k):
+        done = complete(model, batch, frac, p["temperature"], None, True, p["seed"] + j)
+        for i in range(len(crops)):
+            samples[i].append(done[i])
+    scores = _completion_scores(crops, samples, mask, None)
+    classical = [[efros_leung(c, mask, _fill_order(ordering, size), seed=p["seed"] + j) for j in range(k)]
+                 for c in crops]
+    ref = _completion_scores(crops, classical, mask, None)
+    half = len(crops) // 2
+    floor = M.swd(crops[:half], crops[half:]) if half else float("nan")
+    rows = []
+    for i in range(min(4, len(crops))):
+        seed_only = np.where(mask[..., None], crops[i], WHITE).astype(np.uint8)
+        rows.append(grid([seed_only] + [mark_seed(s, mask) for s in samples[i]] + [mark_seed(classical[i][0], mask),
+                                                                                    crops[i]], scale=3))
+    sheet = np.concatenate([np.pad(r, ((0, 6), (0, 0), (0, 0)), constant_values=255) for r in rows])
+    return {"model": scores, "classical": ref, "real_vs_real_swd": floor, "samples_per_crop": k,
+            "crops": len(crops), "crop": size, "seed_fraction": frac,
+            "deterministic_codec": model.cfg.codec == "rgb"}, sheet
+
+
+def free_probe(model, split_tsv, p, root="."):
+    """Textures of free_size^2 grown from one seed pixel per sequence; tileability; pixels/s."""
+    size = p["free_size"]
+    crops = _val_crops(split_tsv, size, 2, p["seed"] + 99, root)
+    ordering = model.cfg.ordering
+    frac = 1.0 / size if ordering == "column" else 1.0 / (size * size)
+    t = time.perf_counter()
+    done = complete(model, np.stack(crops), frac, p["temperature"], None, True, p["seed"])
+    seconds = time.perf_counter() - t
+    generated = done.shape[0] * size * size * (1 - frac)
+    tiles = [np.tile(d, (2, 2, 1)) for d in done]
+    return {"tileability": float(np.mean([M.tileability(d) for d in done])),
+            "pixels_per_s": generated / seconds, "size": size}, grid(tiles, scale=3)
+
+
+def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Path, params: dict,
+               root: str | Path = ".") -> dict:
+    """Run every probe; write metrics.json and the PNGs into out_dir (atomically, file by file)."""
+    p = {**PROBE_DEFAULTS, **params}
+    torch.manual_seed(p["seed"])
+    model, payload = load_model(model_path)
+    out = Path(out_dir)
+    result = {"variant": payload.get("variant", ""), "ordering": model.cfg.ordering, "codec": model.cfg.codec,
+              "context": model.cfg.context, "probe_settings": p}
+    for name, fn in (("colour", colour_probe), ("zebra", zebra_probe), ("pattern", pattern_probe)):
+        t = time.perf_counter()
+        result[name], image = fn(model, p)
+        save_png(out / f"{name}.png", image)
+        log.info("%s probe: %s (%.1f s)", name, json.dumps(result[name])[:200], time.perf_counter() - t)
+    result["completion"], sheet = completion_probe(model, split_tsv, p, root)
+    save_png(out / "completion.png", sheet)
+    log.info("completion: %s", json.dumps(result["completion"])[:300])
+    result["free"], tiled = free_probe(model, split_tsv, p, root)
+    save_png(out / "free.png", tiled)
+    log.info("free generation: %s", result["free"])
+    write_text(out / "metrics.json", json.dumps(result, indent=1, sort_keys=True))
+    return result
