@@ -10,6 +10,7 @@ include: "workflow/rules/curate.smk"
 include: "workflow/rules/analyse.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/probe.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -19,4 +20,5 @@ rule all:
         rules.analyse.input,
         rules.train.input,
         rules.probe.input,
+        rules.report.output.html,
     default_target: True

@@ -164,6 +164,32 @@ def _cmd_probe(a: argparse.Namespace) -> None:
     run_probes(a.model, a.split, a.out_dir, json.loads(a.spec))
 
 
+def _cmd_model_summary(a: argparse.Namespace) -> None:
+    from .models.summary import summarise_model
+
+    summarise_model(a.model, a.metrics, a.out, a.curve, a.name)
+
+
+def _cmd_report(a: argparse.Namespace) -> None:
+    from .report.build import build_report
+
+    build_report(json.loads(a.config), a.out, a.rulegraph, a.templates)
+
+
+def _cmd_rulegraph(a: argparse.Namespace) -> None:
+    import subprocess
+
+    from .io import write_text
+
+    cmd = [a.snakemake, "--rulegraph", "--nolock", "-s", a.snakefile, *sum((["--configfile", c] for c in a.configfile), []),
+           "all"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    dot = proc.stdout[proc.stdout.find("digraph"):] if "digraph" in proc.stdout else ""
+    if not dot:
+        log.warning("no rule graph: %s", proc.stderr[-500:])
+    write_text(a.out, dot)
+
+
 def _cmd_check_config(a: argparse.Namespace) -> None:
     from .config import load
 
@@ -313,6 +339,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--spec", default="{}", help="JSON of the probe settings")
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=_cmd_probe)
+
+    s = sub.add_parser("model-summary", help="small summary and loss curve of a trained variant")
+    s.add_argument("--name", required=True)
+    s.add_argument("--model", required=True)
+    s.add_argument("--metrics", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--curve", required=True)
+    s.set_defaults(func=_cmd_model_summary)
+
+    s = sub.add_parser("rulegraph", help="write the workflow's rule graph (DOT)")
+    s.add_argument("--snakemake", default="snakemake")
+    s.add_argument("--snakefile", required=True)
+    s.add_argument("--configfile", nargs="*", default=[])
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_cmd_rulegraph)
+
+    s = sub.add_parser("report", help="render reports/index.html from the stages' outputs")
+    s.add_argument("--config", required=True, help="the configuration as run (JSON)")
+    s.add_argument("--rulegraph", default=None)
+    s.add_argument("--templates", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("check-config", help="validate a config file")
     s.add_argument("config")

@@ -51,4 +51,23 @@ rule sample_sheet:
 rule train:
     """Target `train`: every variant listed in models.build, trained and sampled."""
     input:
-        expand("results/models/{variant}/{file}", variant=BUILD, file=["model.pt", "metrics.tsv", "samples.png"]),
+        expand("results/models/{variant}/{file}", variant=BUILD,
+               file=["model.pt", "metrics.tsv", "samples.png", "summary.json", "curve.png"]),
+
+
+rule model_summary:
+    """Small facts of a trained variant (no weights) and its loss curve, for the report."""
+    input:
+        model="results/models/{variant}/model.pt",
+        metrics="results/models/{variant}/metrics.tsv",
+    output:
+        summary="results/models/{variant}/summary.json",
+        curve="results/models/{variant}/curve.png",
+    log:
+        "logs/model_summary/{variant}.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "texgen model-summary --name {wildcards.variant} --model {input.model:q} --metrics {input.metrics:q}"
+        " --out {output.summary:q} --curve {output.curve:q} 2> {log:q}"

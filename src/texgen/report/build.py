@@ -1,0 +1,184 @@
+"""Build ``reports/index.html`` from the stages' small outputs (never recomputing anything).
+
+Missing parts (a variant not trained yet, a source without tiles) are shown as such."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import importlib.metadata
+import json
+import logging
+import shutil
+import subprocess
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from PIL import Image
+
+from ..io import atomic_dir, atomic_path, read_tsv
+from .dag import rulegraph_svg
+
+log = logging.getLogger("texgen.report")
+PACKAGES = ("snakemake", "snakemake-executor-plugin-slurm", "torch", "numpy", "pillow", "scikit-image",
+            "matplotlib", "seaborn", "jinja2", "requests", "scipy")
+
+
+class Assets:
+    """Copies figures next to the page and hands out their relative paths."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def copy(self, src: str | Path, name: str) -> str | None:
+        src = Path(src)
+        if not src.exists():
+            return None
+        shutil.copyfile(src, self.folder / name)
+        return f"assets/{name}"
+
+    def thumbnail(self, src: str | Path, name: str, edge: int = 160) -> str | None:
+        src = Path(src)
+        if not src.exists():
+            return None
+        with Image.open(src) as im:
+            im = im.convert("RGB")
+            im.thumbnail((edge, edge))
+            im.save(self.folder / name, quality=85)
+        return f"assets/{name}"
+
+
+def _read(path: str | Path) -> list[dict]:
+    return read_tsv(path) if Path(path).exists() else []
+
+
+def _json(path: str | Path) -> dict | None:
+    return json.loads(Path(path).read_text()) if Path(path).exists() else None
+
+
+def dataset_section(sources: list[str], assets: Assets) -> dict:
+    summary = _read("results/dataset_summary.tsv")
+    stats, samples = [], {}
+    for s in sources:
+        man = _read(f"results/manifests/{s}.tsv")
+        by = Counter((r["status"], r["stage"] or "-", (r["reason"] or "").split(":")[0] or "-") for r in man)
+        for (status, stage, reason), n in sorted(by.items()):
+            stats.append({"source": s, "status": status, "stage": stage, "reason": reason, "files": n})
+        tiles = _read(f"results/manifests/{s}_tiles.tsv")
+        smallest = min((int(t["size"]) for t in tiles), default=0)
+        picks = [t for t in tiles if int(t["size"]) == smallest][:4]
+        samples[s] = [assets.thumbnail(t["tile"], f"tile_{s}_{i}.jpg") for i, t in enumerate(picks)]
+    columns = list(summary[0].keys()) if summary else []
+    return {"summary": summary, "summary_columns": columns, "filter_stats": stats, "samples": samples}
+
+
+def colour_section(assets: Assets) -> dict:
+    base = Path("results/analysis")
+    return {"combined_lab": assets.copy(base / "plots/combined_lab.png", "combined_lab.png"),
+            "combined_rgb": assets.copy(base / "plots/combined_rgb.png", "combined_rgb.png"),
+            "grid_lab": assets.copy(base / "grid_lab.png", "grid_lab.png"),
+            "grid_rgb": assets.copy(base / "grid_rgb.png", "grid_rgb.png"),
+            "table": _read(base / "colour_summary.tsv")}
+
+
+def model_section(variants: dict, build: list[str], assets: Assets) -> dict:
+    rows, figures = [], {}
+    for v in build:
+        spec = variants[v]
+        s = _json(f"results/models/{v}/summary.json")
+        probe = _json(f"results/probes/{v}/metrics.json")
+        train = spec.get("train") or {}
+        rows.append({"variant": v, "ordering": spec["ordering"], "codec": spec["codec"],
+                     "batch": train.get("batch", 64), "context": spec["context"], "n_embd": spec["n_embd"],
+                     "heads": spec["n_head"], "layers": spec["n_layer"],
+                     "params": s and f"{s['n_params']:,}", "gpus": s and s["gpus"],
+                     "best_val": s and f"{s['best_val_loss']:.4f} (step {s['best_step']})",
+                     "baseline": s and f"{s['baseline_val_loss']:.4f}",
+                     "duration": s and f"{s['train_seconds']:.0f} s", "train_px": s and f"{s['pixels_per_s']:,.0f}",
+                     "sample_px": probe and f"{probe['free']['pixels_per_s']:,.0f}", "trained": s is not None})
+        figures[v] = {"curve": assets.copy(f"results/models/{v}/curve.png", f"curve_{v}.png"),
+                      "samples": assets.copy(f"results/models/{v}/samples.png", f"samples_{v}.png")}
+    return {"rows": rows, "figures": figures}
+
+
+def probe_section(build: list[str], assets: Assets) -> dict:
+    per, table, floors = {}, [], []
+    refs: dict[str, dict] = {}
+    for v in build:
+        m = _json(f"results/probes/{v}/metrics.json")
+        images = {k: assets.copy(f"results/probes/{v}/{k}.png", f"probe_{v}_{k}.png")
+                  for k in ("colour", "zebra", "pattern", "completion", "free")}
+        per[v] = {"metrics": m, "images": images}
+        if m:
+            c = m["completion"]
+            table.append({"name": v, **c["model"], "kind": "model"})
+            refs.setdefault(m["ordering"], c["classical"])
+            floors.append(c["real_vs_real_swd"])
+    for ordering, ref in refs.items():
+        table.append({"name": f"Efros–Leung synthesis ({ordering} order)", **ref, "kind": "classical"})
+    floor = sum(floors) / len(floors) if floors else None
+    return {"per_variant": per, "table": table, "swd_floor": floor}
+
+
+def provenance_section(config: dict, rulegraph: str | Path | None) -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True).stdout.strip()
+        commit += " (with uncommitted changes)" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown (not a git checkout)"
+    versions = {}
+    for p in PACKAGES:
+        try:
+            versions[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError:
+            versions[p] = "not installed"
+    times = defaultdict(lambda: [0.0, 0])
+    for f in sorted(Path("benchmarks/runs").glob("*/*.tsv")):
+        with open(f) as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                times[f.parent.name][0] += float(row["s"])
+                times[f.parent.name][1] += 1
+    dot = Path(rulegraph).read_text() if rulegraph and Path(rulegraph).exists() else ""
+    return {"config": yaml.safe_dump(config, sort_keys=False, width=110), "commit": commit, "versions": versions,
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "dag_svg": rulegraph_svg(dot) if dot else "<p>No rule graph available.</p>",
+            "rule_times": [{"rule": r, "seconds": f"{s:.1f}", "jobs": n} for r, (s, n) in sorted(times.items())]}
+
+
+def build_report(config: dict, out_html: str | Path, rulegraph: str | Path | None, template_dir: str | Path) -> None:
+    """Render the page and its assets (written to a temporary folder, then moved in place)."""
+    out_html = Path(out_html)
+    assets_dir = out_html.parent / "assets"
+    models = config.get("models") or {"build": [], "variants": {}}
+    with atomic_dir(assets_dir) as tmp:
+        assets = Assets(tmp)
+        context = {
+            "dataset": dataset_section(list(config["sources"]), assets),
+            "colour": colour_section(assets),
+            "models": model_section(models["variants"], models["build"], assets),
+            "probes": probe_section(models["build"], assets),
+            "provenance": provenance_section(config, rulegraph),
+            "sources": list(config["sources"]),
+        }
+        env = Environment(loader=FileSystemLoader(str(template_dir)), autoescape=select_autoescape(["html", "j2"]))
+        env.filters["num"] = _num
+        page = env.get_template("index.html.j2").render(**context)
+        with atomic_path(out_html, suffix=".html") as t:
+            t.write_text(page, encoding="utf-8")
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None or value == "":
+        return "–"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if v != v:
+        return "–"
+    return f"{v:,.{digits}f}" if abs(v) < 1e5 else f"{v:,.0f}"

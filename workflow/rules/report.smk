@@ -1,0 +1,44 @@
+# The report: one static page rendered from the small summaries every stage wrote.
+
+
+localrules:
+    rulegraph,
+
+
+rule rulegraph:
+    """The workflow's rule graph (DOT), drawn in the report's provenance section."""
+    output:
+        "results/report/rulegraph.dot",
+    params:
+        snakefile=workflow.main_snakefile,
+        configfiles=workflow.configfiles,
+    log:
+        "logs/rulegraph.log",
+    shell:
+        "texgen rulegraph --snakefile {params.snakefile:q} --configfile {params.configfiles:q}"
+        " --out {output:q} 2> {log:q}"
+
+
+rule report:
+    """Target `report`: reports/index.html with its assets next to it."""
+    input:
+        rules.curate.input,
+        rules.analyse.input,
+        rules.train.input,
+        rules.probe.input,
+        rulegraph="results/report/rulegraph.dot",
+        template="workflow/report/index.html.j2",
+    output:
+        html="reports/index.html",
+        assets=directory("reports/assets"),
+    params:
+        config=json.dumps(CFG),
+        templates="workflow/report",
+    log:
+        "logs/report.log",
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    shell:
+        "texgen report --config {params.config:q} --rulegraph {input.rulegraph:q} --templates {params.templates:q}"
+        " --out {output.html:q} 2> {log:q}"
