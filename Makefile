@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # rules call the `texgen` command: put the venv first on PATH for the workflow and the tests
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test setup lint clean
+.PHONY: demo test setup lint clean system-deps
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,10 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/snakemake all
 
-test: $(STAMP)
+system-deps:
+	bash scripts/system-deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -ra
 
 lint: $(STAMP)

@@ -181,8 +181,8 @@ def _cmd_rulegraph(a: argparse.Namespace) -> None:
 
     from .io import write_text
 
-    cmd = [a.snakemake, "--rulegraph", "--nolock", "-s", a.snakefile, *sum((["--configfile", c] for c in a.configfile), []),
-           "all"]
+    cmd = [a.snakemake, "all", "--rulegraph", "--nolock", "-s", a.snakefile,
+           *sum((["--configfile", c] for c in a.configfile), [])]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     dot = proc.stdout[proc.stdout.find("digraph"):] if "digraph" in proc.stdout else ""
     if not dot:

@@ -116,6 +116,7 @@ def sample_spec(wildcards):
 
 
 PROBE_IMAGES = ["colour", "zebra", "pattern", "completion", "free"]
+WORKFLOW_DIR = Path(workflow.basedir)
 
 
 def probe_spec(wildcards):

@@ -27,13 +27,13 @@ rule report:
         rules.train.input,
         rules.probe.input,
         rulegraph="results/report/rulegraph.dot",
-        template="workflow/report/index.html.j2",
+        template=str(WORKFLOW_DIR / "workflow" / "report" / "index.html.j2"),
     output:
         html="reports/index.html",
         assets=directory("reports/assets"),
     params:
         config=json.dumps(CFG),
-        templates="workflow/report",
+        templates=str(WORKFLOW_DIR / "workflow" / "report"),
     log:
         "logs/report.log",
     resources:

@@ -75,6 +75,11 @@ def _probe_image_shape(model: TextureModel, n_new: int, cap_rows: int = 128, col
     return side, side, seed_len
 
 
+def _scale(model) -> int:
+    """Display scale of the synthetic probes: spiral canvases are small, so enlarge them more."""
+    return 6 if model.cfg.ordering == "spiral" else 3
+
+
 def colour_probe(model, p):
     n_new = p["new_pixels"]
     h, w, seed_len = _probe_image_shape(model, n_new)
@@ -84,7 +89,7 @@ def colour_probe(model, p):
         gen, _, disp = _sequence_probe(model, image, seed_len, n_new, p)
         per[name] = M.mean_delta_e(gen, colour)
         shown.append(disp)
-    return {"delta_e": per, "delta_e_mean": float(np.mean(list(per.values())))}, grid(shown, scale=3)
+    return {"delta_e": per, "delta_e_mean": float(np.mean(list(per.values())))}, grid(shown, scale=_scale(model))
 
 
 def stripes(h: int, w: int, width: int, vertical: bool, offset: int = 0) -> np.ndarray:
@@ -103,7 +108,7 @@ def zebra_probe(model, p):
         gen, truth, disp = _sequence_probe(model, stripes(h, w, width, vertical), seed_len, n_new, p)
         out[name] = M.side_accuracy(gen, truth)
         shown.append(disp)
-    return {"accuracy": out, "stripe_width": width}, grid(shown, scale=3)
+    return {"accuracy": out, "stripe_width": width}, grid(shown, scale=_scale(model))
 
 
 def pattern_probe(model, p):
@@ -113,7 +118,7 @@ def pattern_probe(model, p):
     tile = (np.random.default_rng(7).random((4, 4)) > 0.5).astype(np.uint8) * 255
     img = np.tile(tile, (h // 4 + 1, w // 4 + 1))[:h, :w]
     gen, truth, disp = _sequence_probe(model, np.repeat(img[..., None], 3, axis=2), seed_len, n_new, p)
-    return {"accuracy": M.side_accuracy(gen, truth)}, grid([disp], scale=3)
+    return {"accuracy": M.side_accuracy(gen, truth)}, grid([disp], scale=_scale(model))
 
 
 def _val_crops(split_tsv: str | Path, size: int, n: int, seed: int, root: str | Path = ".") -> list[np.ndarray]:
