@@ -207,3 +207,29 @@ def test_killed_training_resumes_to_the_same_step_count(tmp_path):
     assert steps[-1] == 80 and steps == sorted(set(steps))
     _, payload = load_model(out / "model.pt")
     assert payload["step"] == 80
+
+
+def test_ddp_on_cpu_matches_one_process(tmp_path):
+    """Two gloo processes under torchrun give the same curve as one process with the same global batch."""
+    tiles = _tiles(tmp_path)
+    spec = json.dumps(_spec(steps=30, eval_every=10, checkpoint_every=10, log_every=10))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    runs = {}
+    for procs in (1, 2):
+        out = tmp_path / f"p{procs}"
+        args = ["train", "--variant", "d", "--spec", spec, "--tiles", str(tiles), "--model", str(out / "model.pt"),
+                "--metrics", str(out / "metrics.tsv"), "--split", str(out / "split.tsv"), "--state",
+                str(out / "state"), "--threads", "1"]
+        launcher = ([str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node=2", "-m",
+                     "texgen"] if procs == 2 else [sys.executable, "-m", "texgen"])
+        done = subprocess.run(launcher + args, capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[procs] = read_tsv(out / "metrics.tsv")
+        if procs == 2:
+            assert "processes: 2, global batch 32, 16 per process" in done.stderr
+    for a, b in zip(runs[1], runs[2]):
+        assert a["step"] == b["step"]
+        assert float(b["train_loss"]) == pytest.approx(float(a["train_loss"]), rel=0.02)
+        if a["val_loss"]:
+            assert float(b["val_loss"]) == pytest.approx(float(a["val_loss"]), rel=0.02)
+    assert len(runs[1]) == len(runs[2]) == 3

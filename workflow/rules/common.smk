@@ -111,6 +111,12 @@ def variant_gpus(wildcards):
     return _variant_resources(wildcards).get("gpus", 0)
 
 
+def train_launcher(wildcards):
+    """More than one GPU: one process per GPU under torchrun (DistributedDataParallel)."""
+    gpus = variant_gpus(wildcards)
+    return f"torchrun --standalone --nproc_per_node={gpus} -m texgen" if gpus > 1 else "texgen"
+
+
 def sample_spec(wildcards):
     return json.dumps(MODELS.get("sample") or {}, sort_keys=True)
 

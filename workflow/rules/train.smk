@@ -10,6 +10,7 @@ rule train_model:
         metrics="results/models/{variant}/metrics.tsv",
         split="results/models/{variant}/split.tsv",
     params:
+        launcher=train_launcher,
         spec=variant_spec,
         state="results/checkpoints/{variant}",
         tensorboard="logs/tensorboard/{variant}",
@@ -23,7 +24,7 @@ rule train_model:
         runtime=variant_runtime,
         gpu=variant_gpus,
     shell:
-        "texgen train --variant {wildcards.variant} --spec {params.spec:q} --tiles {input.tiles:q}"
+        "{params.launcher} train --variant {wildcards.variant} --spec {params.spec:q} --tiles {input.tiles:q}"
         " --model {output.model:q} --metrics {output.metrics:q} --split {output.split:q}"
         " --state {params.state:q} --tensorboard {params.tensorboard:q} --threads {threads} 2> {log:q}"
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import time
 from pathlib import Path
@@ -83,14 +84,43 @@ def _set_rng_state(state: dict) -> None:
     random.setstate((3, tuple(state["python"]), None))
 
 
+def distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; initialises the process group
+    (NCCL on GPUs, gloo on CPUs) when there is more than one process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local)
+    return rank, world, local
+
+
+def _next_token_loss(net, codec, tokens: torch.Tensor) -> torch.Tensor:
+    """Loss through ``net`` (the model, or its DDP wrapper, whose forward synchronises gradients)."""
+    return codec.loss(net(tokens[:, :-1]), tokens[:, 1:])
+
+
 def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: str | Path, out_metrics: str | Path,
           out_split: str | Path, state_dir: str | Path, tb_dir: str | Path | None = None, root: str | Path = ".",
           device: str | None = None, stop_after: int | None = None) -> dict:
-    """Train ``variant`` (``spec``: model, data and training settings). Returns the run's summary."""
+    """Train ``variant`` (``spec``: model, data and training settings). Returns the run's summary.
+
+    Under torchrun with several processes, training is data parallel (DistributedDataParallel):
+    every rank draws the same global batch and trains on its slice, so the result matches one
+    process with the same global batch; rank 0 alone logs, evaluates and writes checkpoints and
+    outputs (the same checkpoint format, so resuming works with any number of processes)."""
     t = {**TRAIN_DEFAULTS, **(spec.get("train") or {})}
     cfg = ModelConfig.from_dict(spec["model"])
     data = data_config(spec)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    rank, world, local = distributed()
+    main = rank == 0
+    if not main:
+        log.setLevel(logging.WARNING)
+    if t["batch"] % world:
+        raise ValueError(f"batch {t['batch']} is not divisible by {world} processes")
+    device = device or (f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(t["seed"])
     np.random.seed(t["seed"])
     random.seed(t["seed"])
@@ -99,7 +129,8 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     if not val_rows:
         val_rows = train_rows
         log.warning("only one original image: validating on training tiles")
-    write_split(out_split, train_rows, val_rows)
+    if main:
+        write_split(out_split, train_rows, val_rows)
     model = TextureModel(cfg).to(device)
     batcher = Batcher(model, data, t["batch"])
     train_crops = Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"], root=root)
@@ -128,10 +159,15 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
             log.info("resumed %s from step %d (%s)", variant, step, last)
         else:
             log.warning("%s: settings changed since %s was written: starting afresh", variant, last)
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.startswith("cuda") else None)
+    per_rank = t["batch"] // world
     log.info("variant %s: %s", variant, json.dumps(spec, sort_keys=True))
+    log.info("processes: %d, global batch %d, %d per process", world, t["batch"], per_rank)
     log.info("parameters: %d, device: %s, baseline (predict the mean) val loss: %.5f", model.n_params(), device,
              baseline)
-    writer = _tensorboard(tb_dir)
+    writer = _tensorboard(tb_dir) if main else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else _null()
     tokens_per_step = batcher.batch * cfg.context
     train_loss, t0, window_tokens, window_start = float("nan"), time.perf_counter(), 0, time.perf_counter()
@@ -149,14 +185,19 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         for group in opt.param_groups:
             group["lr"] = lr
         batch = batcher.tokens(train_crops.batch(batcher.crops_per_batch), device)
+        batch = batch[rank * per_rank:(rank + 1) * per_rank]
         with autocast:
-            loss = model.loss(batch)
+            loss = _next_token_loss(net, model.codec, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
         opt.step()
         step += 1
-        train_loss = float(loss.detach())
+        logged = loss.detach()
+        if world > 1:
+            torch.distributed.all_reduce(logged)
+            logged /= world
+        train_loss = float(logged)
         window_tokens += tokens_per_step
         if step % t["log_every"] == 0 or step == t["steps"]:
             now = time.perf_counter()
@@ -169,7 +210,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
                 writer.add_scalar("loss/train", train_loss, step)
                 writer.add_scalar("pixels_per_s", pixels_per_s, step)
         val_loss = ""
-        if step % t["eval_every"] == 0 or step == t["steps"]:
+        if main and (step % t["eval_every"] == 0 or step == t["steps"]):
             val_loss = evaluate(model, val_set, autocast)
             log.info("step %d val loss %.5f (baseline %.5f)", step, val_loss, baseline)
             if writer:
@@ -181,17 +222,23 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         if val_loss != "" or step % t["log_every"] == 0:
             metrics.append({"step": step, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
                             "pixels_per_s": pixels_per_s, "elapsed_s": seconds})
-        if step % t["checkpoint_every"] == 0 or step == t["steps"]:
+        if main and (step % t["checkpoint_every"] == 0 or step == t["steps"]):
             checkpoint(last)
         if stop_after is not None and step >= stop_after:
             log.info("stopping after step %d as asked", step)
             return {"step": step}
     if writer:
         writer.close()
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    if not main:
+        return {"step": step}
     model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
     summary = {"variant": variant, "step": step, "best_val_loss": best_val, "best_step": best_step,
                "baseline_val_loss": baseline, "n_params": model.n_params(), "train_seconds": seconds,
-               "pixels_per_s": pixels_per_s, "device": device, "gpus": torch.cuda.device_count() if device != "cpu" else 0,
+               "pixels_per_s": pixels_per_s, "device": device, "processes": world,
+               "gpus": world if device.startswith("cuda") else 0,
                "train_tiles": len(train_rows), "val_tiles": len(val_rows), "spec": json.dumps(spec, sort_keys=True)}
     write_tsv(out_metrics, metrics, METRIC_COLUMNS)
     save_model(out_model, model, summary)
