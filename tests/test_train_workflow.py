@@ -8,37 +8,21 @@ import json
 import pytest
 import yaml
 
-from texgen.acquire import file_id
 from texgen.io import read_tsv
 
 from .browser import inspect_page, require_chromium
 from .helpers import ROOT
-from .test_workflow import jobs_of, make_workdir, snakemake
+from .test_workflow import TINY_VARIANT, jobs_of, snakemake, tiny_full_config
 
 pytestmark = pytest.mark.slow
 
-TINY = {"ordering": "column", "codec": "rgb", "act": "leaky_relu", "context": 16, "n_embd": 24, "n_head": 2,
-        "n_layer": 1, "train": {"steps": 30, "batch": 16, "eval_every": 10, "checkpoint_every": 10},
-        "data": {"crop_width": 8, "repeat": 4, "val_fraction": 0.3}, "resources": {"cpus": 1, "mem_mb": 1000}}
-
-
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, request):
+def tiny_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("full")
-    from .helpers import skimage_data
-
-    textures = {n: skimage_data() / f"{n}.png" for n in ("brick", "grass", "gravel")}
-    work = make_workdir(tmp_path, textures)
-    # give the archive source tiles of its own: its mislabelled 'normal' map is kept by review
-    (tmp_path / "review" / "pack.tsv").write_text(f"{file_id('pack/textures/wood_normal.png')}\tkeep\tcolour map\n")
-    cfg = yaml.safe_load((work / "config.yaml").read_text())
-    cfg["models"] = {"build": ["cit_tiny", "sit_tiny", "grey_tiny"], "sample": {"size": 16},
-                     "variants": {"cit_tiny": TINY,
-                                  "sit_tiny": {**TINY, "ordering": "spiral", "context": 63,
-                                               "train": {**TINY["train"], "batch": 4}},
-                                  "grey_tiny": {**TINY, "codec": "grey", "data": {**TINY["data"], "sources": ["pack"]}}}}
-    cfg["probes"] = {"crop": 16, "crops": 4, "samples": 2, "free_size": 16, "new_pixels": 8}
-    (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    work, cfg = tiny_full_config(tmp_path, {
+        "cit_tiny": TINY_VARIANT,
+        "sit_tiny": {**TINY_VARIANT, "ordering": "spiral", "context": 63, "train": {**TINY_VARIANT["train"], "batch": 4}},
+        "grey_tiny": {**TINY_VARIANT, "codec": "grey", "data": {**TINY_VARIANT["data"], "sources": ["pack"]}}})
     snakemake(work, "all")
     return tmp_path, work, cfg
 

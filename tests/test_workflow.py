@@ -53,6 +53,27 @@ def make_workdir(tmp: Path, textures: dict[str, Path]) -> Path:
     return work
 
 
+TINY_VARIANT = {"ordering": "column", "codec": "rgb", "act": "leaky_relu", "context": 16, "n_embd": 24, "n_head": 2,
+                "n_layer": 1, "train": {"steps": 30, "batch": 16, "eval_every": 10, "checkpoint_every": 10},
+                "data": {"crop_width": 8, "repeat": 4, "val_fraction": 0.3}, "resources": {"cpus": 1, "mem_mb": 1500}}
+
+
+def tiny_full_config(tmp: Path, variants: dict[str, dict]) -> tuple[Path, dict]:
+    """make_workdir plus tiny model variants and probe settings; the archive source gets tiles of its
+    own through the review (its mislabelled 'normal' map is kept)."""
+    from texgen.acquire import file_id
+
+    from .helpers import skimage_data
+
+    work = make_workdir(tmp, {n: skimage_data() / f"{n}.png" for n in ("brick", "grass", "gravel")})
+    (tmp / "review" / "pack.tsv").write_text(f"{file_id('pack/textures/wood_normal.png')}\tkeep\tcolour map\n")
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    cfg["models"] = {"build": list(variants), "sample": {"size": 16}, "variants": variants}
+    cfg["probes"] = {"crop": 16, "crops": 4, "samples": 2, "free_size": 16, "new_pixels": 8}
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return work, cfg
+
+
 def snakemake(work: Path, *args: str) -> str:
     proc = subprocess.run(snakemake_cmd() + ["-s", str(ROOT / "Snakefile"), "-d", str(work), "--configfile",
                                              str(work / "config.yaml"), "--cores", "2", *args],

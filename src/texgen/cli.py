@@ -173,7 +173,7 @@ def _cmd_model_summary(a: argparse.Namespace) -> None:
 def _cmd_report(a: argparse.Namespace) -> None:
     from .report.build import build_report
 
-    build_report(json.loads(a.config), a.out, a.rulegraph, a.templates)
+    build_report(json.loads(a.config), a.out, a.rulegraph, a.template)
 
 
 def _cmd_rulegraph(a: argparse.Namespace) -> None:
@@ -358,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="render reports/index.html from the stages' outputs")
     s.add_argument("--config", required=True, help="the configuration as run (JSON)")
     s.add_argument("--rulegraph", default=None)
-    s.add_argument("--templates", required=True)
+    s.add_argument("--template", required=True, help="the Jinja2 template of the page")
     s.add_argument("--out", required=True)
     s.set_defaults(func=_cmd_report)
 

@@ -33,12 +33,11 @@ rule report:
         assets=directory("reports/assets"),
     params:
         config=json.dumps(CFG),
-        templates=str(WORKFLOW_DIR / "workflow" / "report"),
     log:
         "logs/report.log",
     resources:
         mem_mb=2000,
         runtime=20,
     shell:
-        "texgen report --config {params.config:q} --rulegraph {input.rulegraph:q} --templates {params.templates:q}"
+        "texgen report --config {params.config:q} --rulegraph {input.rulegraph:q} --template {input.template:q}"
         " --out {output.html:q} 2> {log:q}"

@@ -150,7 +150,7 @@ def provenance_section(config: dict, rulegraph: str | Path | None) -> dict:
             "rule_times": [{"rule": r, "seconds": f"{s:.1f}", "jobs": n} for r, (s, n) in sorted(times.items())]}
 
 
-def build_report(config: dict, out_html: str | Path, rulegraph: str | Path | None, template_dir: str | Path) -> None:
+def build_report(config: dict, out_html: str | Path, rulegraph: str | Path | None, template: str | Path) -> None:
     """Render the page and its assets (written to a temporary folder, then moved in place)."""
     out_html = Path(out_html)
     assets_dir = out_html.parent / "assets"
@@ -165,9 +165,10 @@ def build_report(config: dict, out_html: str | Path, rulegraph: str | Path | Non
             "provenance": provenance_section(config, rulegraph),
             "sources": list(config["sources"]),
         }
-        env = Environment(loader=FileSystemLoader(str(template_dir)), autoescape=select_autoescape(["html", "j2"]))
+        template = Path(template)
+        env = Environment(loader=FileSystemLoader(str(template.parent)), autoescape=select_autoescape(["html", "j2"]))
         env.filters["num"] = _num
-        page = env.get_template("index.html.j2").render(**context)
+        page = env.get_template(template.name).render(**context)
         with atomic_path(out_html, suffix=".html") as t:
             t.write_text(page, encoding="utf-8")
 
