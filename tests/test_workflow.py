@@ -126,8 +126,8 @@ def test_tiny_curate_run_reconciles(tmp_path, textures):
     assert summary["photos"]["kept"] == "3" and summary["photos"]["tiles_128"] == "48"
     assert summary["photos"]["tiles_256"] == "12" and summary["total"]["tiles_128"] == "48"
     assert summary["total website"]["files"] == str(len(photos)) and summary["total game"]["kept"] == "0"
-    # nothing is written outside the work folder's data/, results/, logs/, benchmarks/, .snakemake/
-    assert {p.name for p in work.iterdir()} <= {"config.yaml", "data", "results", "logs", "benchmarks", ".snakemake"}
+    # nothing is written outside the work folder's data/, results/, logs/, .snakemake/
+    assert {p.name for p in work.iterdir()} <= {"config.yaml", "data", "results", "logs", ".snakemake"}
     assert not (tmp_path / "outside_wall.png").exists()
 
     # an up-to-date tree is a no-op

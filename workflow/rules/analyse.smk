@@ -13,7 +13,7 @@ rule count_colours:
     log:
         "logs/count_colours/{source}.log",
     benchmark:
-        "benchmarks/runs/count_colours/{source}.tsv"
+        "logs/benchmarks/count_colours/{source}.tsv"
     threads: 2
     resources:
         mem_mb=3000,

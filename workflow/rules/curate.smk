@@ -19,7 +19,7 @@ rule scan:
     log:
         "logs/scan/{source}.log",
     benchmark:
-        "benchmarks/runs/scan/{source}.tsv"
+        "logs/benchmarks/scan/{source}.tsv"
     threads: 2
     resources:
         mem_mb=4000,

@@ -15,7 +15,7 @@ rule probe_variant:
     log:
         "logs/probe/{variant}.log",
     benchmark:
-        "benchmarks/runs/probe/{variant}.tsv"
+        "logs/benchmarks/probe/{variant}.tsv"
     threads: 2
     resources:
         mem_mb=3000,

@@ -17,7 +17,7 @@ rule train_model:
     log:
         "logs/train/{variant}.log",
     benchmark:
-        "benchmarks/runs/train/{variant}.tsv"
+        "logs/benchmarks/train/{variant}.tsv"
     threads: variant_threads
     resources:
         mem_mb=variant_mem_mb,

@@ -138,7 +138,7 @@ def provenance_section(config: dict, rulegraph: str | Path | None) -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[p] = "not installed"
     times = defaultdict(lambda: [0.0, 0])
-    for f in sorted(Path("benchmarks/runs").glob("*/*.tsv")):
+    for f in sorted(Path("logs/benchmarks").glob("*/*.tsv")):
         with open(f) as fh:
             for row in csv.DictReader(fh, delimiter="\t"):
                 times[f.parent.name][0] += float(row["s"])
