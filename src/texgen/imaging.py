@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import warnings
@@ -127,41 +128,63 @@ def _png_chunk(tag: bytes, data: bytes) -> list[bytes]:
 
 
 def encode_png(rgb: np.ndarray, compress_level: int) -> bytes:
-    """PNG bytes of an 8-bit RGB array, with a fast vectorised writer.
+    """PNG bytes of an 8-bit RGB array (see png_pieces)."""
+    return b"".join(png_pieces(rgb, compress_level))
 
-    Level 0 stores the rows unfiltered (3 bytes per pixel, a few ms per megapixel); levels 1-9 use
-    the 'Sub' filter and zlib, about 60 ms per megapixel for ~20 % smaller photographic tiles."""
+
+def _compressed_idat(rgb: np.ndarray, compress_level: int) -> bytes:
+    """zlib stream of the rows with the 'Sub' filter (vectorised): ~20 % smaller photographic tiles
+    at level 1 for about 60 ms per megapixel."""
     h, w, _ = rgb.shape
     flat = np.ascontiguousarray(rgb).reshape(h, w * 3)
     rows = np.empty((h, w * 3 + 1), np.uint8)
-    if compress_level == 0:
-        rows[:, 0] = 0  # filter None
-        rows[:, 1:] = flat
-    else:
-        rows[:, 0] = 1  # filter Sub: each byte minus the byte one pixel to the left
-        rows[:, 1:4] = flat[:, :3]
-        np.subtract(flat[:, 3:], flat[:, :-3], out=rows[:, 4:])
+    rows[:, 0] = 1  # filter type Sub: each byte minus the byte one pixel to the left
+    rows[:, 1:4] = flat[:, :3]
+    np.subtract(flat[:, 3:], flat[:, :-3], out=rows[:, 4:])
+    return zlib.compress(rows.reshape(-1).data, compress_level)
+
+
+def png_pieces(rgb: np.ndarray, compress_level: int) -> list:
+    """The PNG file of an 8-bit RGB array as a few byte pieces, written by a fast vectorised writer.
+
+    Level 0 lays stored deflate blocks (k whole rows each, k dividing the height, filter None)
+    straight into one buffer: one copy of the pixels, about 3 ms per megapixel, 3 bytes per pixel.
+    Levels 1-9: 'Sub' filter and zlib."""
+    h, w, _ = rgb.shape
     header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    raw = rows.reshape(-1).data
-    data = _stored_zlib(raw) if compress_level == 0 else zlib.compress(raw, compress_level)
-    parts = [b"\x89PNG\r\n\x1a\n", *_png_chunk(b"IHDR", header), *_png_chunk(b"IDAT", data),
-             *_png_chunk(b"IEND", b"")]
-    return b"".join(parts)
+    if compress_level:
+        return [b"\x89PNG\r\n\x1a\n", *_png_chunk(b"IHDR", header),
+                *_png_chunk(b"IDAT", _compressed_idat(rgb, compress_level)), *_png_chunk(b"IEND", b"")]
+    row_bytes = w * 3 + 1
+    k = max(d for d in range(1, min(h, max(1, 65535 // row_bytes)) + 1) if h % d == 0)
+    blocks = h // k
+    size = k * row_bytes
+    buf = np.empty((blocks, 5 + size), np.uint8)
+    buf[:, 0] = 0
+    buf[-1, 0] = 1  # final block
+    buf[:, 1:5] = np.frombuffer(struct.pack("<HH", size, size ^ 0xFFFF), np.uint8)
+    rows = buf[:, 5:].reshape(blocks, k, row_bytes)
+    rows[:, :, 0] = 0  # filter None
+    rows[:, :, 1:] = rgb.reshape(blocks, k, w * 3)
+    adler = 1
+    for b in range(blocks):
+        adler = zlib.adler32(memoryview(buf[b, 5:]), adler)
+    body = memoryview(buf).cast("B")
+    tail = struct.pack(">I", adler)
+    crc = zlib.crc32(tail, zlib.crc32(body, zlib.crc32(b"\x78\x01", zlib.crc32(b"IDAT"))))
+    return [b"\x89PNG\r\n\x1a\n", *_png_chunk(b"IHDR", header), struct.pack(">I", 2 + len(body) + 4), b"IDAT",
+            b"\x78\x01", body, tail, struct.pack(">I", crc), *_png_chunk(b"IEND", b"")]
 
 
-def _stored_zlib(raw: memoryview) -> bytes:
-    """A zlib stream of stored (uncompressed) deflate blocks: about twice as fast as zlib level 0."""
-    n, block = len(raw), 65535
-    parts = [b"\x78\x01"]
-    for start in range(0, n, block):
-        size = min(block, n - start)
-        final = 1 if start + size >= n else 0
-        parts.append(struct.pack("<BHH", final, size, size ^ 0xFFFF))
-        parts.append(raw[start:start + size])
-    if n == 0:
-        parts.append(struct.pack("<BHH", 1, 0, 0xFFFF))
-    parts.append(struct.pack(">I", zlib.adler32(raw)))
-    return b"".join(parts)
+def write_png(path: str | Path, rgb: np.ndarray, compress_level: int) -> str:
+    """Write ``rgb`` as a PNG file; return the sha256 of its bytes (hashed while writing)."""
+    digest = hashlib.sha256()
+    pieces = png_pieces(rgb, compress_level)
+    for p in pieces:
+        digest.update(p)
+    with open(path, "wb") as fh:
+        fh.writelines(pieces)
+    return digest.hexdigest()
 
 
 def thumbnail_jpeg(image: np.ndarray | Image.Image, edge: int = 128) -> bytes:

@@ -11,13 +11,12 @@ touches the sources listed after it (whose duplicate checks read this scan).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .acquire import PROVENANCE_COLUMNS
-from .imaging import decode, dhash, encode_png, preview, thumbnail_jpeg, tile_grid
+from .imaging import decode, dhash, preview, thumbnail_jpeg, tile_grid, write_png
 from .io import atomic_dir, read_tsv, write_tsv
 from .keywords import KeywordFilter
 from .progress import Progress
@@ -41,12 +40,10 @@ def cut_tiles(rgb, row: dict, tile_dirs: dict[int, Path], compress_level: int, t
     height, width = rgb.shape[:2]
     for size, folder in sorted(tile_dirs.items()):
         for x, y in tile_grid(width, height, size):
-            data = encode_png(rgb[y:y + size, x:x + size], compress_level)
             name = tile_name(row["id"], x, y)
-            (folder / name).write_bytes(data)
+            digest = write_png(folder / name, rgb[y:y + size, x:x + size], compress_level)
             tiles.append({"source": row["source"], "id": row["id"], "tile": f"{tile_prefix[size]}/{name}",
-                          "size": size, "origin": row["origin"], "x": x, "y": y,
-                          "sha256": hashlib.sha256(data).hexdigest()})
+                          "size": size, "origin": row["origin"], "x": x, "y": y, "sha256": digest})
     return tiles
 
 
