@@ -28,7 +28,6 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from texgen.io import read_tsv  # noqa: E402
 from texgen.keywords import KeywordFilter  # noqa: E402
 from texgen.scan import scan_source  # noqa: E402
 

@@ -134,7 +134,7 @@ def main() -> None:
     # interpolated linearly between the measured lengths (trapezoid rule)
     xs = np.arange(1, 4096)
     est = float(np.interp(xs, [0] + lengths, [0.0] + [fw[k] for k in lengths]).sum())
-    print(f"  one no-cache step (forward over the window): " + ", ".join(f"{k}: {fw[k] * 1e3:.0f} ms" for k in lengths))
+    print("  one no-cache step (forward over the window): " + ", ".join(f"{k}: {fw[k] * 1e3:.0f} ms" for k in lengths))
     print(f"  whole texture without the cache, estimated from those forwards: {est:.0f} s; "
           f"ratio to the KV cache: {est / cache['seconds']:.0f}x (target >= 50x)")
     print("(c) one SIT training step at context 4,095, batch 8")
