@@ -233,3 +233,19 @@ def test_ddp_on_cpu_matches_one_process(tmp_path):
         if a["val_loss"]:
             assert float(b["val_loss"]) == pytest.approx(float(a["val_loss"]), rel=0.02)
     assert len(runs[1]) == len(runs[2]) == 3
+
+
+@pytest.mark.parametrize("ordering", ["spiral", "raster"])
+def test_square_orderings_train_and_complete(tmp_path, ordering):
+    tiles = _tiles(tmp_path)
+    spec = _spec(steps=20, eval_every=10)
+    spec["model"].update(ordering=ordering, context=63)
+    spec["train"]["batch"] = 4
+    out = tmp_path / "out"
+    summary = train(ordering, spec, [tiles], out / "model.pt", out / "metrics.tsv", out / "split.tsv", tmp_path / "s")
+    assert summary["step"] == 20 and summary["best_val_loss"] < summary["baseline_val_loss"]
+    model, _ = load_model(out / "model.pt")
+    crops = np.stack([np.asarray(Image.open(skimage_data() / "coffee.png").convert("RGB"))[:8, :8]] * 2)
+    done = complete(model, crops, 0.5)
+    mask = seed_mask(ordering, 8, 8, 0.5)
+    assert done.shape == crops.shape and np.array_equal(done[:, mask], crops[:, mask])
