@@ -193,12 +193,12 @@ def test_killed_training_resumes_to_the_same_step_count(tmp_path):
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if (state / "last.pt").exists() and torch.load(state / "last.pt", weights_only=False)["step"] >= 20:
+        if (state / "last.pt").exists() and torch.load(state / "last.pt", weights_only=True)["step"] >= 20:
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = torch.load(state / "last.pt", weights_only=False)["step"]
+    killed_at = torch.load(state / "last.pt", weights_only=True)["step"]
     assert 20 <= killed_at < 80 and not (out / "model.pt").exists()
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -85,7 +85,7 @@ def test_profile_slurm_end_to_end(slurm, tmp_path):
         while proc.poll() is None and time.monotonic() < deadline:
             if cancelled is None and ckpt.exists():
                 try:
-                    step = torch.load(ckpt, weights_only=False)["step"]
+                    step = torch.load(ckpt, weights_only=True)["step"]
                 except Exception:  # being replaced right now
                     step = 0
                 if step >= 20:

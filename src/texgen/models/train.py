@@ -148,7 +148,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     h = spec_hash(spec)
     step, metrics, best_val, best_step, seconds = 0, [], float("inf"), -1, 0.0
     if last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
+        state = torch.load(last, map_location=device, weights_only=True)
         if state.get("spec_hash") == h:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
