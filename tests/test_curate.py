@@ -138,7 +138,7 @@ def _fixture_folder(tmp_path: Path, textures) -> Path:
     src.mkdir()
     brick = Image.open(textures["brick"]).convert("RGB").crop((0, 0, 256, 200))
     brick.save(src / "brick_wall.png")
-    brick.save(src / "copy_of_brick_wall.png")                      # exact duplicate (same bytes? no: re-encoded)
+    brick.save(src / "copy_of_brick_wall.png")  # same pixels, re-encoded: duplicate or near duplicate
     (src / "exact_brick_wall.png").write_bytes((src / "brick_wall.png").read_bytes())
     brick.resize((250, 196)).save(src / "brick_wall_small.jpg", quality=90)  # near duplicate
     Image.open(textures["grass"]).convert("RGB").crop((0, 0, 130, 140)).save(src / "grass_field.png")

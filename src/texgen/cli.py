@@ -23,27 +23,29 @@ def _cmd_acquire(a: argparse.Namespace) -> None:
     acquire(a.source, spec["source"], a.files, a.provenance, spec.get("limits", {}), a.cache)
 
 
-def _cmd_scan(a: argparse.Namespace) -> None:
-    from .keywords import KeywordFilter
-    from .scan import scan_source
-
+def _curate_spec(a: argparse.Namespace) -> tuple[dict, dict[int, str]]:
+    """The curate settings and the tile folder of each size (given in the same order)."""
     spec = json.loads(a.spec)
     sizes = spec["tile_sizes"]
     if len(sizes) != len(a.tile_dirs):
         raise SystemExit(f"error: {len(sizes)} tile sizes but {len(a.tile_dirs)} tile folders")
+    return spec, dict(zip(sizes, a.tile_dirs))
+
+
+def _cmd_scan(a: argparse.Namespace) -> None:
+    from .keywords import KeywordFilter
+    from .scan import scan_source
+
+    spec, tile_dirs = _curate_spec(a)
     kw = KeywordFilter.from_files(a.good, a.bad)
-    scan_source(a.source, a.provenance, a.files, kw, spec, dict(zip(sizes, a.tile_dirs)), a.thumbs,
-                a.out, a.out_tiles, a.threads)
+    scan_source(a.source, a.provenance, a.files, kw, spec, tile_dirs, a.thumbs, a.out, a.out_tiles, a.threads)
 
 
 def _cmd_rescue(a: argparse.Namespace) -> None:
     from .scan import rescue_source
 
-    spec = json.loads(a.spec)
-    sizes = spec["tile_sizes"]
-    if len(sizes) != len(a.tile_dirs):
-        raise SystemExit(f"error: {len(sizes)} tile sizes but {len(a.tile_dirs)} tile folders")
-    rescue_source(a.source, a.scan, a.files, a.review, spec, dict(zip(sizes, a.tile_dirs)), a.out_tiles)
+    spec, tile_dirs = _curate_spec(a)
+    rescue_source(a.source, a.scan, a.files, a.review, spec, tile_dirs, a.out_tiles)
 
 
 def _cmd_manifest(a: argparse.Namespace) -> None:

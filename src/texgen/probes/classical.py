@@ -20,7 +20,6 @@ def efros_leung(image: np.ndarray, known: np.ndarray, order: np.ndarray, window:
     img = np.pad(image.astype(np.float64), ((r, r), (r, r), (0, 0)))
     mask = np.pad(known.copy(), r, constant_values=False)
     # exemplar windows: every window lying entirely in the seed
-    ys, xs = np.nonzero(known)
     cand = []
     for y in range(h - window + 1):
         for x in range(w - window + 1):

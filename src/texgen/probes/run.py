@@ -141,7 +141,7 @@ def _fill_order(ordering: str, size: int) -> np.ndarray:
     return np.arange(size * size)  # CIT columns grow downwards in parallel: row by row
 
 
-def _completion_scores(crops, samples, mask, real_floor_sets) -> dict:
+def _completion_scores(crops, samples, mask) -> dict:
     """Metrics of k samples per crop against the truth."""
     per_mse, per_psnr, per_ssim, best_mse, best_psnr, best_ssim, w1, seams = [], [], [], [], [], [], [], []
     for truth, outs in zip(crops, samples):
@@ -175,10 +175,10 @@ def completion_probe(model, split_tsv, p, root="."):
         done = complete(model, batch, frac, p["temperature"], None, True, p["seed"] + j)
         for i in range(len(crops)):
             samples[i].append(done[i])
-    scores = _completion_scores(crops, samples, mask, None)
+    scores = _completion_scores(crops, samples, mask)
     classical = [[efros_leung(c, mask, _fill_order(ordering, size), seed=p["seed"] + j) for j in range(k)]
                  for c in crops]
-    ref = _completion_scores(crops, classical, mask, None)
+    ref = _completion_scores(crops, classical, mask)
     half = len(crops) // 2
     floor = M.swd(crops[:half], crops[half:]) if half else float("nan")
     rows = []
