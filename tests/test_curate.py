@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -232,3 +233,17 @@ def test_png_writer_round_trips(level, shape):
     arr = np.random.default_rng(level).integers(0, 256, (*shape, 3), dtype=np.uint8)
     back = Image.open(io.BytesIO(encode_png(arr, level)))
     assert back.mode == "RGB" and np.array_equal(np.asarray(back), arr)
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    from texgen.io import atomic_dir, write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "f").write_text("y")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

@@ -14,12 +14,19 @@ from typing import Iterable, Iterator, Mapping, Sequence
 csv.field_size_limit(sys.maxsize)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual permissions
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -36,6 +43,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name[:40]}.", dir=path.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700 folders
     try:
         yield tmp
         if path.exists():
