@@ -121,7 +121,32 @@ def _cmd_train(a: argparse.Namespace) -> None:
     if a.threads:
         torch.set_num_threads(a.threads)
     train(a.variant, json.loads(a.spec), a.tiles, a.model, a.metrics, a.split, a.state, a.tensorboard,
-          stop_after=a.stop_after)
+          stop_after=a.stop_after, assets={"palette": a.palette, "tokenizer": a.tokenizer, "materials": a.materials})
+
+
+def _cmd_fit_palette(a: argparse.Namespace) -> None:
+    from .models.palette import write_palette
+
+    info = write_palette(a.counts, a.size, a.k, a.out, a.info, a.swatch, a.seed)
+    log.info("palette: %s", info)
+
+
+def _cmd_train_tokenizer(a: argparse.Namespace) -> None:
+    import torch
+
+    from .models.vq import train_tokenizer
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    train_tokenizer(a.name, json.loads(a.spec), a.tiles, a.model, a.metrics, a.eval, a.recon)
+
+
+def _cmd_materials(a: argparse.Namespace) -> None:
+    from .materials import write_materials
+
+    spec = json.loads(a.spec)
+    summary = write_materials(a.manifests, a.tiles, spec["categories"], spec["min_files"], a.out)
+    log.info("materials: %s", json.dumps(summary))
 
 
 def _cmd_sample_sheet(a: argparse.Namespace) -> None:
@@ -143,6 +168,12 @@ def _cmd_sample(a: argparse.Namespace) -> None:
     from .models.sample import complete, grid, mark_seed, save_png, seed_mask
 
     model, _ = load_model(a.model)
+    label = None
+    if a.material:
+        if a.material not in model.cfg.classes:
+            known = ", ".join(model.cfg.classes) or "none: this model is not conditioned"
+            raise SystemExit(f"error: material {a.material!r} is not one this model knows ({known})")
+        label = model.cfg.classes.index(a.material)
     if a.seed_image:
         with Image.open(a.seed_image) as im:
             arr = np.asarray(im.convert("RGB"))
@@ -153,9 +184,9 @@ def _cmd_sample(a: argparse.Namespace) -> None:
         colour = tuple(int(c) for c in a.colour.split(","))
         arr = np.full((a.height, a.width, 3), colour, np.uint8)
     images = np.repeat(arr[None], a.count, axis=0)
-    out = complete(model, images, a.seed_fraction, a.temperature, a.top_k, not a.no_cache, a.seed)
+    out = complete(model, images, a.seed_fraction, a.temperature, a.top_k, not a.no_cache, a.seed, label)
     if a.mark_seed:
-        mask = seed_mask(model.cfg.ordering, a.height, a.width, a.seed_fraction)
+        mask = seed_mask(model.cfg.ordering, a.height, a.width, a.seed_fraction, model.codec.patch)
         out = np.stack([mark_seed(o, mask) for o in out])
     save_png(a.out, out[0] if a.count == 1 else grid(list(out), scale=1))
 
@@ -163,7 +194,7 @@ def _cmd_sample(a: argparse.Namespace) -> None:
 def _cmd_probe(a: argparse.Namespace) -> None:
     from .probes.run import run_probes
 
-    run_probes(a.model, a.split, a.out_dir, json.loads(a.spec))
+    run_probes(a.model, a.split, a.out_dir, json.loads(a.spec), materials=a.materials)
 
 
 def _cmd_model_summary(a: argparse.Namespace) -> None:
@@ -309,7 +340,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tensorboard", default=None)
     s.add_argument("--threads", type=int, default=0)
     s.add_argument("--stop-after", type=int, default=None, help="stop after this step (testing)")
+    s.add_argument("--palette", default=None, help="palette codec: results/palettes/{k}.npy")
+    s.add_argument("--tokenizer", default=None, help="vq codec: results/tokenizers/{name}/model.pt")
+    s.add_argument("--materials", default=None, help="conditioned variants: results/materials.tsv")
     s.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser("fit-palette", help="k-means colour palette from exact colour counts")
+    s.add_argument("--counts", required=True, help="colour counts (.npz) of the analysis stage")
+    s.add_argument("--size", type=int, required=True, help="tile size whose counts to use")
+    s.add_argument("--k", type=int, required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="palette (.npy, k x 3 uint8)")
+    s.add_argument("--info", required=True, help="facts (.json)")
+    s.add_argument("--swatch", required=True, help="swatch (.png)")
+    s.set_defaults(func=_cmd_fit_palette)
+
+    s = sub.add_parser("train-tokenizer", help="train one VQ tokenizer and evaluate it")
+    s.add_argument("--name", required=True)
+    s.add_argument("--spec", required=True, help="JSON: {tokenizer: ..., train: ..., data: ...}")
+    s.add_argument("--tiles", nargs="+", required=True)
+    s.add_argument("--model", required=True)
+    s.add_argument("--metrics", required=True)
+    s.add_argument("--eval", required=True)
+    s.add_argument("--recon", required=True, help="PNG: validation crops and their reconstructions")
+    s.add_argument("--threads", type=int, default=0)
+    s.set_defaults(func=_cmd_train_tokenizer)
+
+    s = sub.add_parser("materials", help="material category of every tile from its matched keywords")
+    s.add_argument("--manifests", nargs="+", required=True)
+    s.add_argument("--tiles", nargs="+", required=True)
+    s.add_argument("--spec", required=True, help="JSON: {categories: {name: [keywords]}, min_files: n}")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_cmd_materials)
 
     s = sub.add_parser("sample-sheet", help="seed | completion | truth rows for held-out crops and solid colours")
     s.add_argument("--model", required=True)
@@ -333,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--count", type=int, default=1)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--mark-seed", action="store_true", help="draw the seed boundary in purple")
+    s.add_argument("--material", default=None, help="conditioned models: the material to ask for")
     s.set_defaults(func=_cmd_sample)
 
     s = sub.add_parser("probe", help="run every probe on one trained variant")
@@ -340,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", required=True)
     s.add_argument("--spec", default="{}", help="JSON of the probe settings")
     s.add_argument("--out-dir", required=True)
+    s.add_argument("--materials", default=None, help="results/materials.tsv (linear-probe labels)")
     s.set_defaults(func=_cmd_probe)
 
     s = sub.add_parser("model-summary", help="small summary and loss curve of a trained variant")

@@ -7,6 +7,17 @@
   output MLP mirrored (n -> n/2 -> n/5 -> 3), then ``sigmoid`` or ``clamp`` to [0, 1]; MSE loss.
 - ``grey``: 256-level grey classification; embedding table, linear head, cross-entropy; sampling
   with temperature and top-k (temperature 0 = argmax).
+- ``palette``: ImageGPT-style k-means colour tokens (see ``palette.py``): nearest palette entry in
+  CIELAB, k-way classification like ``grey``; the palette is a buffer, so a checkpoint carries it.
+- ``energy``: continuous pixels with a generator head trained by the energy score (EAR): the head
+  maps the hidden state and a noise vector to a pixel; loss |x1-y|^a + |x2-y|^a - tau |x1-x2|^a with
+  two samples x1, x2 per target (a strictly proper scoring rule for 0 < a < 2, tau = 1); sampling
+  scales the noise by the temperature (0 = deterministic).
+- ``vq``: codes of a trained VQ tokenizer (see ``vq.py``); the sequence runs over the code grid.
+
+Every codec maps images to a *grid* of tokens (``to_grid``/``from_grid``: the identity for pixel
+codecs, the tokenizer's encoder/decoder for ``vq``, whose grid is ``patch`` times smaller), and
+sequences of that grid to model tokens (``encode``/``decode``).
 """
 
 from __future__ import annotations
@@ -21,7 +32,23 @@ LUMA = (0.299, 0.587, 0.114)
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "gelu": nn.GELU}
 
 
-class RGBCodec(nn.Module):
+class PixelGrid:
+    """Pixel codecs: the token grid is the image itself."""
+
+    patch = 1
+
+    @staticmethod
+    def to_grid(images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, H, W, 3) -> grid (B, H/patch, W/patch, C)."""
+        return images
+
+    @staticmethod
+    def from_grid(grid: torch.Tensor) -> torch.Tensor:
+        """grid (B, h, w, C) -> uint8 (B, h*patch, w*patch, 3)."""
+        return grid
+
+
+class RGBCodec(PixelGrid, nn.Module):
     kind = "rgb"
 
     def __init__(self, n_embd: int, dropout: float, output: str = "sigmoid", act: str = "relu"):
@@ -72,24 +99,14 @@ class RGBCodec(nn.Module):
         return float(F.mse_loss(mean.expand_as(val_targets), val_targets))
 
 
-class GreyCodec(nn.Module):
-    kind = "grey"
+class ClassCodec(PixelGrid, nn.Module):
+    """Shared by the categorical codecs: embedding table, linear head, cross-entropy, top-k sampling."""
 
-    def __init__(self, n_embd: int, dropout: float, levels: int = 256):
+    def __init__(self, n_embd: int, levels: int):
         super().__init__()
         self.levels = levels
         self.table = nn.Embedding(levels, n_embd)
         self.out = nn.Linear(n_embd, levels)
-
-    @staticmethod
-    def encode(pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 (..., 3) -> long (...) grey levels (Rec. 601 luma)."""
-        luma = torch.tensor(LUMA, device=pixels.device)
-        return (pixels.float() @ luma).round().clamp(0, 255).long()
-
-    @staticmethod
-    def decode(tokens: torch.Tensor) -> torch.Tensor:
-        return tokens.clamp(0, 255).to(torch.uint8)[..., None].expand(*tokens.shape, 3)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.table(tokens)
@@ -111,18 +128,141 @@ class GreyCodec(nn.Module):
             kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[..., -1:]
             logits = logits.masked_fill(logits < kth, -math.inf)
         probs = torch.softmax(logits, -1)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(probs.shape[:-1])
 
     def baseline(self, train_targets: torch.Tensor, val_targets: torch.Tensor) -> float:
-        """Cross-entropy of predicting the training marginal distribution of grey levels."""
+        """Cross-entropy of predicting the training marginal distribution of tokens (add-one smoothed)."""
         counts = torch.bincount(train_targets.reshape(-1), minlength=self.levels).float() + 1.0
         logp = torch.log(counts / counts.sum())
         return float(-logp[val_targets.reshape(-1)].mean())
 
 
-def make_codec(kind: str, n_embd: int, dropout: float, output: str = "sigmoid", act: str = "relu") -> nn.Module:
-    if kind == "rgb":
-        return RGBCodec(n_embd, dropout, output, act)
-    if kind == "grey":
-        return GreyCodec(n_embd, dropout)
-    raise ValueError(f"unknown codec {kind!r}")
+class GreyCodec(ClassCodec):
+    kind = "grey"
+
+    def __init__(self, n_embd: int, dropout: float, levels: int = 256):
+        super().__init__(n_embd, levels)
+
+    @staticmethod
+    def encode(pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 (..., 3) -> long (...) grey levels (Rec. 601 luma)."""
+        luma = torch.tensor(LUMA, device=pixels.device)
+        return (pixels.float() @ luma).round().clamp(0, 255).long()
+
+    @staticmethod
+    def decode(tokens: torch.Tensor) -> torch.Tensor:
+        return tokens.clamp(0, 255).to(torch.uint8)[..., None].expand(*tokens.shape, 3)
+
+
+class PaletteCodec(ClassCodec):
+    """k palette colours; pixels become the index of the nearest entry in CIELAB."""
+
+    kind = "palette"
+
+    def __init__(self, n_embd: int, k: int):
+        if k < 2:
+            raise ValueError(f"palette codec needs palette_size >= 2, got {k}")
+        super().__init__(n_embd, k)
+        self.register_buffer("palette", torch.zeros(k, 3, dtype=torch.uint8))
+        self.register_buffer("palette_lab", torch.zeros(k, 3))
+
+    def set_palette(self, palette) -> None:
+        """Install the fitted palette (k, 3) uint8 (it is then saved with the weights)."""
+        from .palette import rgb_to_lab
+
+        pal = torch.as_tensor(palette, dtype=torch.uint8)
+        if pal.shape != self.palette.shape:
+            raise ValueError(f"palette of shape {tuple(pal.shape)}, expected {tuple(self.palette.shape)}")
+        self.palette.copy_(pal)
+        self.palette_lab.copy_(rgb_to_lab(pal).float())
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 (..., 3) -> long (...) index of the nearest palette colour in Lab."""
+        from .palette import encode_nearest
+
+        return encode_nearest(pixels, self.palette_lab)
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.palette[tokens.clamp(0, self.levels - 1)]
+
+
+def energy_score(x1: torch.Tensor, x2: torch.Tensor, y: torch.Tensor, alpha: float = 1.0,
+                 tau: float = 1.0) -> torch.Tensor:
+    """Two-sample energy loss per position: |x1-y|^a + |x2-y|^a - tau |x1-x2|^a (Euclidean norms over
+    the last dimension). Its expectation is twice the energy score E|X-y|^a - 1/2 E|X-X'|^a when tau = 1."""
+    def norm(d):
+        return (d.pow(2).sum(-1) + 1e-12).pow(alpha / 2)  # eps keeps the gradient finite at 0
+
+    return norm(x1 - y) + norm(x2 - y) - tau * norm(x1 - x2)
+
+
+class EnergyCodec(RGBCodec):
+    """RGB pixels in, a noise-driven generator head out, trained with the energy score."""
+
+    kind = "energy"
+
+    def __init__(self, n_embd: int, dropout: float, act: str = "relu", noise_dim: int = 16, blocks: int = 2,
+                 alpha: float = 1.0, tau: float = 1.0):
+        super().__init__(n_embd, dropout, "sigmoid", act)
+        del self.out_mlp
+        self.noise_dim, self.alpha, self.tau = noise_dim, alpha, tau
+        self.noise_in = nn.Linear(noise_dim, n_embd)
+        self.norms = nn.ModuleList(nn.LayerNorm(n_embd, elementwise_affine=False) for _ in range(blocks))
+        self.modulation = nn.ModuleList(nn.Linear(n_embd, 2 * n_embd) for _ in range(blocks))  # AdaLN
+        self.mlps = nn.ModuleList(nn.Sequential(nn.Linear(n_embd, n_embd), nn.GELU(), nn.Linear(n_embd, n_embd))
+                                  for _ in range(blocks))
+        self.out = nn.Linear(n_embd, 3)
+        for m in self.modulation:
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The head's output is the conditioning (hidden state); pixels are drawn by ``generate``."""
+        return hidden
+
+    def generate(self, cond: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Pixel in [0, 1] (..., 3) from the hidden state (..., C) and noise (..., noise_dim)."""
+        x = self.noise_in(noise)
+        for ln, mod, mlp in zip(self.norms, self.modulation, self.mlps):
+            shift, scale = mod(cond).chunk(2, -1)
+            x = x + mlp(ln(x) * (1 + scale) + shift)
+        return torch.sigmoid(self.out(x))
+
+    def _noise(self, cond: torch.Tensor, scale: float = 1.0, generator: torch.Generator | None = None):
+        z = torch.randn(*cond.shape[:-1], self.noise_dim, device=cond.device, generator=generator)
+        return z * scale
+
+    def loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        x1 = self.generate(out, self._noise(out))
+        x2 = self.generate(out, self._noise(out))
+        return energy_score(x1, x2, target, self.alpha, self.tau).mean()
+
+    def sample(self, out_last: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.generate(out_last, self._noise(out_last, temperature, generator))
+
+    def baseline(self, train_targets: torch.Tensor, val_targets: torch.Tensor) -> float:
+        """Energy loss of drawing both samples from the training pixels' marginal distribution."""
+        pool = train_targets.reshape(-1, 3)
+        y = val_targets.reshape(-1, 3)
+        g = torch.Generator().manual_seed(0)
+        i1 = torch.randint(0, len(pool), (len(y),), generator=g)
+        i2 = torch.randint(0, len(pool), (len(y),), generator=g)
+        return float(energy_score(pool[i1], pool[i2], y, self.alpha, self.tau).mean())
+
+
+def make_codec(cfg) -> nn.Module:
+    """The codec a ModelConfig asks for."""
+    if cfg.codec == "rgb":
+        return RGBCodec(cfg.n_embd, cfg.dropout, cfg.output, cfg.act)
+    if cfg.codec == "grey":
+        return GreyCodec(cfg.n_embd, cfg.dropout)
+    if cfg.codec == "palette":
+        return PaletteCodec(cfg.n_embd, cfg.palette_size)
+    if cfg.codec == "energy":
+        return EnergyCodec(cfg.n_embd, cfg.dropout, cfg.act, cfg.noise_dim)
+    if cfg.codec == "vq":
+        from .vq import VQCodec
+
+        return VQCodec(cfg.n_embd, cfg.tokenizer)
+    raise ValueError(f"unknown codec {cfg.codec!r}")

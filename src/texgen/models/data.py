@@ -76,7 +76,7 @@ class Crops:
         self.rng = np.random.default_rng(seed)
         self.cache: dict[int, np.ndarray] = {}
         self.cache_budget = cfg.cache_mb * (1 << 20)
-        self.pending: list[np.ndarray] = []
+        self.pending: list[tuple[np.ndarray, int]] = []
 
     def state(self) -> dict:
         return {"rng": self.rng.bit_generator.state}
@@ -109,11 +109,16 @@ class Crops:
 
     def batch(self, n: int) -> np.ndarray:
         """n crops, (n, h, w, 3) uint8; each decoded tile gives ``repeat`` crops."""
+        return self.batch_indexed(n)[0]
+
+    def batch_indexed(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """n crops and the index (into ``rows``) of the tile each was cut from."""
         while len(self.pending) < n:
-            tile = self._tile(int(self.rng.integers(0, len(self.paths))))
-            self.pending.extend(self._crop(tile) for _ in range(max(1, self.cfg.repeat)))
+            i = int(self.rng.integers(0, len(self.paths)))
+            tile = self._tile(i)
+            self.pending.extend((self._crop(tile), i) for _ in range(max(1, self.cfg.repeat)))
         out, self.pending = self.pending[:n], self.pending[n:]
-        return np.stack(out)
+        return np.stack([c for c, _ in out]), np.array([i for _, i in out], np.int64)
 
 
 def augment_colour(crop: np.ndarray, cfg: DataConfig, rng: np.random.Generator) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -15,7 +15,7 @@ from .codecs import make_codec
 @dataclass
 class ModelConfig:
     ordering: str = "column"  # column (CIT) | spiral (SIT) | raster
-    codec: str = "rgb"  # rgb (regression) | grey (256-level classification)
+    codec: str = "rgb"  # rgb (regression) | grey (256 levels) | palette (k-means tokens) | energy | vq
     output: str = "sigmoid"  # rgb codec: sigmoid | clamp
     act: str = "relu"  # rgb codec MLP activation: relu (thesis) | leaky_relu | gelu
     context: int = 64
@@ -24,6 +24,11 @@ class ModelConfig:
     n_layer: int = 2
     dropout: float = 0.0
     attn_dropout: float = 0.0
+    palette_size: int = 0  # palette codec: k colours (the palette itself is a buffer of the weights)
+    noise_dim: int = 16  # energy codec: noise vector fed to the generator head
+    tokenizer: dict = field(default_factory=dict)  # vq codec: the tokenizer's config (weights are buffers)
+    classes: list = field(default_factory=list)  # conditioning labels (material categories); [] = none
+    cond_dropout: float = 0.1  # share of training sequences whose label is replaced by "no label"
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -38,16 +43,41 @@ class TextureModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.codec = make_codec(cfg.codec, cfg.n_embd, cfg.dropout, cfg.output, cfg.act)
+        self.codec = make_codec(cfg)
         self.backbone = Backbone(BackboneConfig(cfg.context, cfg.n_embd, cfg.n_head, cfg.n_layer, cfg.dropout,
                                                 cfg.attn_dropout))
+        # conditioning: one learned vector per class (+ a last "no label" row) added to every token
+        self.cond = nn.Embedding(len(cfg.classes) + 1, cfg.n_embd) if cfg.classes else None
+        if self.cond is not None:
+            nn.init.normal_(self.cond.weight, std=0.02)
 
-    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        return self.codec.head(self.backbone(self.codec.embed(tokens), cache))
+    @property
+    def null_class(self) -> int:
+        return len(self.cfg.classes)
 
-    def loss(self, tokens: torch.Tensor) -> torch.Tensor:
+    def embed(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings (N, T, C), plus the class vector when the model is conditioned
+        (``cond``: (N,) class indices; None = no label)."""
+        emb = self.codec.embed(tokens)
+        if self.cond is None:
+            return emb
+        if cond is None:
+            cond = torch.full((tokens.shape[0],), self.null_class, dtype=torch.long, device=tokens.device)
+        return emb + self.cond(cond)[:, None]
+
+    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None,
+                cond: torch.Tensor | None = None) -> torch.Tensor:
+        return self.codec.head(self.backbone(self.embed(tokens, cond), cache))
+
+    def loss(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Next-token loss of sequences (N, T+1, ...): predict tokens 1..T from 0..T-1."""
-        return self.codec.loss(self(tokens[:, :-1]), tokens[:, 1:])
+        return self.codec.loss(self(tokens[:, :-1], cond=cond), tokens[:, 1:])
+
+    def features(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Residual-stream features (N, T, C) at the input and after every block (for linear probes)."""
+        emb = self.embed(tokens, cond)
+        _, layers = self.backbone(emb, return_layers=True)
+        return [emb + self.backbone.pos(torch.arange(tokens.shape[1], device=tokens.device))] + layers
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -67,13 +97,14 @@ def window_start(j: int, start: int, context: int, stride: int) -> int:
 @torch.no_grad()
 def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: float = 1.0,
              top_k: int | None = None, use_cache: bool = True, generator: torch.Generator | None = None,
-             stride: int | None = None) -> torch.Tensor:
+             stride: int | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
     """Extend token sequences ``seed`` (N, S, ...) to length ``total``.
 
     Beyond the context the window slides by ``stride`` (default half the context): with the KV cache
     the cache is refilled once per stride (one forward over context - stride tokens), because learned
     absolute positions make cached keys invalid once the window moves. Without the cache every token
     recomputes its whole window; both follow the same window schedule, so they give the same result.
+    ``cond``: class indices (N,) for a conditioned model (None: no label).
     """
     model.eval()
     ctx = model.cfg.context
@@ -86,7 +117,7 @@ def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: f
     start = window_start(s_len, 0, ctx, stride)
     if use_cache:
         cache = model.new_cache(seed.shape[0])
-        out = model(tokens[:, start:s_len], cache)
+        out = model(tokens[:, start:s_len], cache, cond)
         for j in range(s_len, total):
             tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
             if j + 1 == total:
@@ -95,13 +126,13 @@ def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: f
             if new_start != start:
                 start = new_start
                 cache.reset()
-                out = model(tokens[:, start:j + 1], cache)
+                out = model(tokens[:, start:j + 1], cache, cond)
             else:
-                out = model(tokens[:, j:j + 1], cache)
+                out = model(tokens[:, j:j + 1], cache, cond)
     else:
         for j in range(s_len, total):
             start = window_start(j, start, ctx, stride)
-            out = model(tokens[:, start:j])
+            out = model(tokens[:, start:j], cond=cond)
             tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
     return tokens
 

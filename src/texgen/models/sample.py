@@ -28,26 +28,48 @@ def seed_length(ordering: str, height: int, width: int, seed_fraction: float) ->
     return max(1, int(round(height * width * seed_fraction)))
 
 
-def complete(model: TextureModel, images: np.ndarray, seed_fraction: float, temperature: float = 1.0,
-             top_k: int | None = None, use_cache: bool = True, seed: int = 0) -> np.ndarray:
-    """Keep the seed part of each image (B, H, W, 3) and generate the rest; returns (B, H, W, 3) uint8."""
-    b, h, w, _ = images.shape
-    ordering = model.cfg.ordering
+def to_sequences(model: TextureModel, images: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    """uint8 images (B, H, W, 3) -> model tokens (N, T, ...) and the token grid's (height, width)."""
     device = next(model.parameters()).device
-    seqs = unroll(torch.from_numpy(np.ascontiguousarray(images)).to(device), ordering)
-    tokens = model.codec.encode(seqs)
-    s = seed_length(ordering, h, w, seed_fraction)
+    grid_ = model.codec.to_grid(torch.as_tensor(np.ascontiguousarray(images)).to(device))
+    return model.codec.encode(unroll(grid_, model.cfg.ordering)), grid_.shape[1], grid_.shape[2]
+
+
+def to_images(model: TextureModel, tokens: torch.Tensor, grid_h: int, grid_w: int) -> np.ndarray:
+    """Inverse of ``to_sequences``: tokens (N, T, ...) -> uint8 images (B, H, W, 3)."""
+    return model.codec.from_grid(roll(model.codec.decode(tokens), model.cfg.ordering, grid_h, grid_w)).cpu().numpy()
+
+
+def class_tensor(model: TextureModel, n: int, label: int | None) -> torch.Tensor | None:
+    """Class indices for n sequences of a conditioned model (None: no label / unconditioned model)."""
+    if label is None or model.cond is None:
+        return None
+    return torch.full((n,), label, dtype=torch.long, device=next(model.parameters()).device)
+
+
+def complete(model: TextureModel, images: np.ndarray, seed_fraction: float, temperature: float = 1.0,
+             top_k: int | None = None, use_cache: bool = True, seed: int = 0, label: int | None = None) -> np.ndarray:
+    """Keep the seed part of each image (B, H, W, 3) and generate the rest; returns (B, H, W, 3) uint8.
+
+    The seed is measured on the token grid (pixels, or VQ codes); ``label`` asks a conditioned model
+    for one class (e.g. a material)."""
+    tokens, gh, gw = to_sequences(model, images)
+    s = seed_length(model.cfg.ordering, gh, gw, seed_fraction)
+    device = tokens.device
     gen = torch.Generator(device=device).manual_seed(seed)
-    out = generate(model, tokens[:, :s], tokens.shape[1], temperature, top_k, use_cache, gen)
-    return roll(model.codec.decode(out), ordering, h, w).cpu().numpy()
+    out = generate(model, tokens[:, :s], tokens.shape[1], temperature, top_k, use_cache, gen,
+                   cond=class_tensor(model, tokens.shape[0], label))
+    return to_images(model, out, gh, gw)
 
 
-def seed_mask(ordering: str, height: int, width: int, seed_fraction: float) -> np.ndarray:
-    """Boolean (H, W): True where the pixel was given as seed."""
-    s = seed_length(ordering, height, width, seed_fraction)
-    flags = torch.zeros(1 if ordering != "column" else width, height * width if ordering != "column" else height, 1)
+def seed_mask(ordering: str, height: int, width: int, seed_fraction: float, patch: int = 1) -> np.ndarray:
+    """Boolean (H, W): True where the pixel was given as seed (``patch``: pixels per token side)."""
+    h, w = height // patch, width // patch
+    s = seed_length(ordering, h, w, seed_fraction)
+    flags = torch.zeros(1 if ordering != "column" else w, h * w if ordering != "column" else h, 1)
     flags[:, :s] = 1
-    return roll(flags, ordering, height, width)[0, ..., 0].numpy().astype(bool)
+    mask = roll(flags, ordering, h, w)[0, ..., 0].numpy().astype(bool)
+    return np.kron(mask, np.ones((patch, patch), bool)) if patch > 1 else mask
 
 
 def mark_seed(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -97,7 +119,7 @@ def sample_sheet(model_path: str | Path, split_tsv: str | Path, out_png: str | P
     t = time.perf_counter()
     done = complete(model, images, seed_fraction, temperature)
     seconds = time.perf_counter() - t
-    mask = seed_mask(model.cfg.ordering, h, w, seed_fraction)
+    mask = seed_mask(model.cfg.ordering, h, w, seed_fraction, model.codec.patch)
     rows = []
     for i in range(len(images)):
         seed_only = np.where(mask[..., None], images[i], 255).astype(np.uint8)

@@ -52,17 +52,61 @@ def lr_at(step: int, t: dict) -> float:
 
 
 class Batcher:
-    """Turns crops into token sequences of length context + 1 for the model's ordering."""
+    """Turns crops into token sequences of length context + 1 for the model's ordering and codec
+    (crops are ``patch`` times larger than the token grid for a VQ codec), with class labels."""
 
     def __init__(self, model: TextureModel, data: DataConfig, batch: int):
         self.model, self.batch = model, batch
         cfg = model.cfg
-        self.h, self.w = crop_shape(cfg.ordering, cfg.context, data.crop_width)
-        self.crops_per_batch = math.ceil(batch / self.w) if cfg.ordering == "column" else batch
+        gh, gw = crop_shape(cfg.ordering, cfg.context, data.crop_width)
+        self.grid_w = gw
+        self.h, self.w = gh * model.codec.patch, gw * model.codec.patch
+        self.crops_per_batch = math.ceil(batch / gw) if cfg.ordering == "column" else batch
 
-    def tokens(self, crops: np.ndarray, device) -> torch.Tensor:
-        seqs = unroll(torch.from_numpy(crops), self.model.cfg.ordering)[: self.batch, : self.model.cfg.context + 1]
-        return self.model.codec.encode(seqs.to(device))
+    def tokens(self, crops: np.ndarray, device, labels: np.ndarray | None = None):
+        """(tokens (batch, context + 1, ...), class labels (batch,) or None)."""
+        grid = self.model.codec.to_grid(torch.from_numpy(crops).to(device))
+        seqs = unroll(grid, self.model.cfg.ordering)[: self.batch, : self.model.cfg.context + 1]
+        cond = None
+        if labels is not None:
+            cond = torch.as_tensor(labels, device=device)
+            if self.model.cfg.ordering == "column":  # one sequence per column
+                cond = cond.repeat_interleave(self.grid_w)
+            cond = cond[: self.batch]
+        return self.model.codec.encode(seqs), cond
+
+
+def load_assets(cfg: ModelConfig, spec: dict, assets: dict, rows: list[dict]) -> np.ndarray | None:
+    """Fill in what the model config takes from other jobs' outputs: palette size, tokenizer config,
+    conditioning classes. Returns the class label of each tile row (or None when unconditioned)."""
+    if cfg.codec == "palette":
+        cfg.palette_size = int(len(np.load(_asset(assets, "palette"))))
+    if cfg.codec == "vq":
+        cfg.tokenizer = torch.load(_asset(assets, "tokenizer"), map_location="cpu", weights_only=True)["config"]
+    if not spec.get("condition"):
+        return None
+    from ..materials import load_materials
+
+    material = load_materials(_asset(assets, "materials"))
+    cfg.classes = sorted({m for m in material.values() if m})
+    if not cfg.classes:
+        raise ValueError("conditioning on material, but no tile has a material category: see results/materials.tsv")
+    index = {c: i for i, c in enumerate(cfg.classes)}
+    return np.array([index.get(material.get(r["tile"], ""), len(cfg.classes)) for r in rows], np.int64)
+
+
+def _asset(assets: dict, key: str) -> str:
+    if not assets.get(key):
+        raise ValueError(f"this variant needs its {key} file (--{key})")
+    return assets[key]
+
+
+def install_assets(model: TextureModel, assets: dict) -> None:
+    """Copy the palette / tokenizer weights into a freshly built model."""
+    if model.cfg.codec == "palette":
+        model.codec.set_palette(np.load(assets["palette"]))
+    if model.cfg.codec == "vq":
+        model.codec.load_tokenizer(assets["tokenizer"])
 
 
 def _optimizer(model: TextureModel, t: dict) -> torch.optim.Optimizer:
@@ -97,20 +141,21 @@ def distributed() -> tuple[int, int, int]:
     return rank, world, local
 
 
-def _next_token_loss(net, codec, tokens: torch.Tensor) -> torch.Tensor:
+def _next_token_loss(net, codec, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
     """Loss through ``net`` (the model, or its DDP wrapper, whose forward synchronises gradients)."""
-    return codec.loss(net(tokens[:, :-1]), tokens[:, 1:])
+    return codec.loss(net(tokens[:, :-1], cond=cond), tokens[:, 1:])
 
 
 def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: str | Path, out_metrics: str | Path,
           out_split: str | Path, state_dir: str | Path, tb_dir: str | Path | None = None, root: str | Path = ".",
-          device: str | None = None, stop_after: int | None = None) -> dict:
+          device: str | None = None, stop_after: int | None = None, assets: dict | None = None) -> dict:
     """Train ``variant`` (``spec``: model, data and training settings). Returns the run's summary.
 
     Under torchrun with several processes, training is data parallel (DistributedDataParallel):
     every rank draws the same global batch and trains on its slice, so the result matches one
     process with the same global batch; rank 0 alone logs, evaluates and writes checkpoints and
-    outputs (the same checkpoint format, so resuming works with any number of processes)."""
+    outputs (the same checkpoint format, so resuming works with any number of processes).
+    ``assets``: paths of other jobs' outputs the variant needs (palette, tokenizer, materials)."""
     t = {**TRAIN_DEFAULTS, **(spec.get("train") or {})}
     cfg = ModelConfig.from_dict(spec["model"])
     data = data_config(spec)
@@ -131,16 +176,26 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         log.warning("only one original image: validating on training tiles")
     if main:
         write_split(out_split, train_rows, val_rows)
+    assets = assets or {}
+    labels = load_assets(cfg, spec, assets, train_rows + val_rows)
+    train_labels = labels[: len(train_rows)] if labels is not None else None
+    val_labels = labels[len(train_rows):] if labels is not None and val_rows is not train_rows else train_labels
     model = TextureModel(cfg).to(device)
+    install_assets(model, assets)
     batcher = Batcher(model, data, t["batch"])
     train_crops = Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"], root=root)
     val_crops = Crops(val_rows, DataConfig(**{**data.__dict__, "hflip": False, "vflip": False,
                                                "jitter": {}, "repeat": 1}), batcher.h, batcher.w,
                       seed=t["seed"] + 1, root=root)
-    val_set = [batcher.tokens(val_crops.batch(batcher.crops_per_batch), device) for _ in range(t["eval_batches"])]
-    baseline_train = torch.cat([batcher.tokens(Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"] + 2,
-                                                     root=root).batch(batcher.crops_per_batch), device)])
-    baseline = model.codec.baseline(baseline_train[:, 1:], torch.cat([v[:, 1:] for v in val_set]))
+
+    def labelled(crops: Crops, lab: np.ndarray | None):
+        images, idx = crops.batch_indexed(batcher.crops_per_batch)
+        return batcher.tokens(images, device, lab[idx] if lab is not None else None)
+
+    val_set = [labelled(val_crops, val_labels) for _ in range(t["eval_batches"])]
+    baseline_train = labelled(Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"] + 2, root=root),
+                              None)[0]
+    baseline = model.codec.baseline(baseline_train[:, 1:], torch.cat([v[:, 1:] for v, _ in val_set]))
     opt = _optimizer(model, t)
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -184,10 +239,13 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         lr = lr_at(step, t)
         for group in opt.param_groups:
             group["lr"] = lr
-        batch = batcher.tokens(train_crops.batch(batcher.crops_per_batch), device)
+        batch, cond = labelled(train_crops, train_labels)
         batch = batch[rank * per_rank:(rank + 1) * per_rank]
+        if cond is not None:  # label dropout: the model also learns to generate without a label
+            cond = cond[rank * per_rank:(rank + 1) * per_rank]
+            cond = torch.where(torch.rand(cond.shape, device=cond.device) < cfg.cond_dropout, model.null_class, cond)
         with autocast:
-            loss = _next_token_loss(net, model.codec, batch)
+            loss = _next_token_loss(net, model.codec, batch, cond)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
@@ -247,12 +305,12 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
 
 
 @torch.no_grad()
-def evaluate(model: TextureModel, val_set: list[torch.Tensor], autocast) -> float:
+def evaluate(model: TextureModel, val_set: list[tuple[torch.Tensor, torch.Tensor | None]], autocast) -> float:
     model.eval()
     losses = []
     with autocast:
-        for batch in val_set:
-            losses.append(float(model.loss(batch)))
+        for batch, cond in val_set:
+            losses.append(float(model.loss(batch, cond)))
     return sum(losses) / len(losses)
 
 

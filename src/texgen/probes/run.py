@@ -29,7 +29,15 @@ COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "dark grey": (64, 64, 6
            "light grey": (192, 192, 192), "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
            "yellow": (255, 255, 0), "cyan": (0, 255, 255), "magenta": (255, 0, 255), "brown": (120, 72, 32)}
 PROBE_DEFAULTS = {"new_pixels": 32, "crop": 32, "crops": 8, "samples": 4, "temperature": 1.0, "free_size": 32,
-                  "seed": 0}
+                  "seed": 0, "probe_crops_per_tile": 4, "probe_folds": 5, "conditioned_samples": 4,
+                  "score_crops": 32}
+SYNTHETIC_PROBES = ("colour", "zebra", "pattern")  # pixel-level seeds: not for token-grid (VQ) models
+
+
+def probe_images(codec: str, conditioned: bool) -> list[str]:
+    """The PNGs ``run_probes`` writes for a variant with this codec."""
+    names = ([] if codec == "vq" else list(SYNTHETIC_PROBES)) + ["completion", "free"]
+    return names + (["conditioned"] if conditioned else [])
 
 
 def _continue(model: TextureModel, seqs: np.ndarray, seed_len: int, n_new: int, temperature: float, seed: int):
@@ -168,7 +176,7 @@ def completion_probe(model, split_tsv, p, root="."):
     crops = _val_crops(split_tsv, size, p["crops"], p["seed"], root)
     ordering = model.cfg.ordering
     frac = 0.5
-    mask = seed_mask(ordering, size, size, frac)
+    mask = seed_mask(ordering, size, size, frac, model.codec.patch)
     batch = np.stack(crops)
     samples = [[] for _ in crops]
     for j in range(k):
@@ -192,12 +200,42 @@ def completion_probe(model, split_tsv, p, root="."):
             "deterministic_codec": model.cfg.codec == "rgb"}, sheet
 
 
+@torch.no_grad()
+def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
+    """Held-out next-pixel scores on validation crops, comparable across pixel codecs (in [0, 1] RGB):
+    the energy score (two samples at temperature 1; E|X-y| - 1/2 E|X-X'|, lower is better, a proper
+    scoring rule) and the MSE of the predictive mean (8 samples; the regression codec's prediction)."""
+    from ..models.codecs import energy_score
+    from ..models.orderings import crop_shape
+    from ..models.sample import to_sequences
+
+    gh, gw = crop_shape(model.cfg.ordering, model.cfg.context, 8)
+    crops = np.stack([c[:gh, :gw] for c in _val_crops(split_tsv, max(gh, gw), p["score_crops"], p["seed"] + 7,
+                                                         root)])
+    tokens, _, _ = to_sequences(model, crops)
+    tokens = tokens[:, : model.cfg.context + 1]
+    model.eval()
+    out = model(tokens[:, :-1])
+    gen = torch.Generator().manual_seed(p["seed"])
+
+    def draw():  # decoded pixels in [0, 1] (the regression codec's decode rounds to 8 bits)
+        return model.codec.decode(model.codec.sample(out, 1.0, None, gen)).float() / 255.0
+
+    target = model.codec.decode(tokens[:, 1:]).float() / 255.0
+    draws = [draw() for _ in range(8)]
+    es = 0.5 * energy_score(draws[0], draws[1], target).mean()
+    mean = torch.stack(draws).mean(0)
+    return {"energy_score": float(es), "mse_mean_prediction": float(((mean - target) ** 2).mean()),
+            "mse_one_sample": float(((draws[0] - target) ** 2).mean()), "positions": int(target[..., 0].numel())}
+
+
 def free_probe(model, split_tsv, p, root="."):
     """Textures of free_size^2 grown from one seed pixel per sequence; tileability; pixels/s."""
     size = p["free_size"]
     crops = _val_crops(split_tsv, size, 2, p["seed"] + 99, root)
     ordering = model.cfg.ordering
-    frac = 1.0 / size if ordering == "column" else 1.0 / (size * size)
+    side = size // model.codec.patch
+    frac = 1.0 / side if ordering == "column" else 1.0 / (side * side)
     t = time.perf_counter()
     done = complete(model, np.stack(crops), frac, p["temperature"], None, True, p["seed"])
     seconds = time.perf_counter() - t
@@ -208,15 +246,18 @@ def free_probe(model, split_tsv, p, root="."):
 
 
 def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Path, params: dict,
-               root: str | Path = ".") -> dict:
+               root: str | Path = ".", materials: str | Path | None = None) -> dict:
     """Run every probe; write metrics.json and the PNGs into out_dir (atomically, file by file)."""
+    from .linear import conditioning_probe, linear_probes
+
     p = {**PROBE_DEFAULTS, **params}
     torch.manual_seed(p["seed"])
     model, payload = load_model(model_path)
     out = Path(out_dir)
     result = {"variant": payload.get("variant", ""), "ordering": model.cfg.ordering, "codec": model.cfg.codec,
               "context": model.cfg.context, "probe_settings": p}
-    for name, fn in (("colour", colour_probe), ("zebra", zebra_probe), ("pattern", pattern_probe)):
+    synthetic = (("colour", colour_probe), ("zebra", zebra_probe), ("pattern", pattern_probe))
+    for name, fn in synthetic if model.cfg.codec != "vq" else ():
         t = time.perf_counter()
         result[name], image = fn(model, p)
         save_png(out / f"{name}.png", image)
@@ -227,5 +268,24 @@ def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Pat
     result["free"], tiled = free_probe(model, split_tsv, p, root)
     save_png(out / "free.png", tiled)
     log.info("free generation: %s", result["free"])
+    if model.cfg.codec != "vq":
+        result["next_pixel"] = next_pixel_scores(model, split_tsv, p, root)
+        log.info("next-pixel scores: %s", result["next_pixel"])
+    if model.cfg.codec == "palette":
+        from ..models.palette import quantisation_error
+
+        result["palette"] = {"k": model.cfg.palette_size, "space": "CIELAB",
+                             **quantisation_error(_val_crops(split_tsv, 128, 8, p["seed"] + 3, root),
+                                                  model.codec.palette.numpy())}
+        log.info("palette quantisation: %s", result["palette"])
+    t = time.perf_counter()
+    result["linear"] = linear_probes(model, split_tsv, materials, p, root)
+    log.info("linear probes (%.1f s)", time.perf_counter() - t)
+    if model.cfg.classes:
+        if not materials:
+            raise ValueError("a conditioned model's probes need the materials table (--materials)")
+        result["conditioning"], sheet = conditioning_probe(model, split_tsv, materials, p, root)
+        save_png(out / "conditioned.png", sheet)
+        log.info("conditioning: %s", {k: v for k, v in result["conditioning"].items() if k != "per_class"})
     write_text(out / "metrics.json", json.dumps(result, indent=1, sort_keys=True))
     return result

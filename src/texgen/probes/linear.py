@@ -1,0 +1,215 @@
+"""Linear probes (ImageGPT's representation test) and the material-conditioning probe.
+
+For every layer of a trained model (the input embedding and each block's output), features are
+layer-normalised per position and average-pooled over the positions of a crop; a multinomial
+logistic regression predicts the crop's label (material category, or source). Accuracy is measured
+on held-out files: grouped k-fold cross-validation by original file, so crops of one image never sit
+on both sides. Controls: the same architecture randomly initialised, a colour-histogram baseline,
+and the majority class.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..io import read_tsv
+from ..materials import load_materials
+from ..models.model import TextureModel
+from ..models.orderings import crop_shape
+from ..models.sample import complete, grid, to_sequences
+
+log = logging.getLogger("texgen.probes.linear")
+HIST_BINS = 4  # per channel: 4^3 = 64 colour-histogram features
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3, iterations: int = 100):
+    """Multinomial logistic regression on standardised features (L-BFGS, float64); returns a predictor."""
+    xt = torch.as_tensor(x, dtype=torch.float64)
+    mean, std = xt.mean(0), xt.std(0, unbiased=False).clamp_min(1e-8)
+    xs = (xt - mean) / std
+    yt = torch.as_tensor(y, dtype=torch.long)
+    w = torch.zeros(xs.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=iterations, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(xs @ w + b, yt) + l2 * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w_, b_ = w.detach(), b.detach()
+
+    def predict(features: np.ndarray) -> np.ndarray:
+        z = (torch.as_tensor(features, dtype=torch.float64) - mean) / std
+        return (z @ w_ + b_).argmax(1).numpy()
+
+    return predict
+
+
+def grouped_folds(groups: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:
+    """k folds of sample indices, every group (original file) wholly inside one fold."""
+    uniq = np.unique(groups)
+    order = np.random.default_rng(seed).permutation(len(uniq))
+    fold_of = {uniq[i]: n % k for n, i in enumerate(order)}
+    assignment = np.array([fold_of[g] for g in groups])
+    return [np.flatnonzero(assignment == f) for f in range(min(k, len(uniq)))]
+
+
+def probe_accuracy(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5,
+                   seed: int = 0) -> float:
+    """Held-out accuracy of a logistic regression, grouped k-fold by file."""
+    n_classes = int(labels.max()) + 1
+    correct = 0
+    for test in grouped_folds(groups, folds, seed):
+        train = np.setdiff1d(np.arange(len(labels)), test)
+        predict = fit_logistic(features[train], labels[train], n_classes)
+        correct += int((predict(features[test]) == labels[test]).sum())
+    return correct / len(labels)
+
+
+def majority_accuracy(labels: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0) -> float:
+    """Accuracy of predicting each training fold's most frequent class."""
+    correct = 0
+    for test in grouped_folds(groups, folds, seed):
+        train = np.setdiff1d(np.arange(len(labels)), test)
+        correct += int((labels[test] == np.bincount(labels[train]).argmax()).sum())
+    return correct / len(labels)
+
+
+def colour_histograms(crops: np.ndarray, bins: int = HIST_BINS) -> np.ndarray:
+    """Normalised joint RGB histograms (N, bins^3) of uint8 crops (N, H, W, 3)."""
+    q = (crops.astype(np.int64) * bins) // 256
+    idx = (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
+    flat = idx.reshape(len(crops), -1)
+    out = np.zeros((len(crops), bins ** 3))
+    for i, row in enumerate(flat):
+        out[i] = np.bincount(row, minlength=bins ** 3) / row.size
+    return out
+
+
+@torch.no_grad()
+def layer_features(model: TextureModel, crops: np.ndarray, batch: int = 16) -> list[np.ndarray]:
+    """Per layer: layer-normalised features average-pooled over every position of each crop, (N, C)."""
+    model.eval()
+    out: list[list[np.ndarray]] = []
+    ctx = model.cfg.context
+    for s in range(0, len(crops), batch):
+        chunk = crops[s:s + batch]
+        tokens, _, _ = to_sequences(model, chunk)
+        tokens = tokens[:, :ctx]
+        per_crop = tokens.shape[0] // len(chunk)  # column ordering: several sequences per crop
+        for i, f in enumerate(model.features(tokens)):
+            f = F.layer_norm(f, f.shape[-1:])
+            pooled = f.reshape(len(chunk), per_crop * f.shape[1], -1).mean(1).numpy()
+            if len(out) <= i:
+                out.append([])
+            out[i].append(pooled)
+    return [np.concatenate(o) for o in out]
+
+
+def probe_crops(model: TextureModel, split_tsv: str | Path, crops_per_tile: int, seed: int,
+                root: str | Path = ".") -> tuple[np.ndarray, list[dict]]:
+    """Random crops (the model's training crop shape) of every tile in the variant's split, with their rows."""
+    rows = read_tsv(split_tsv)
+    gh, gw = crop_shape(model.cfg.ordering, model.cfg.context, 8)
+    h, w = gh * model.codec.patch, gw * model.codec.patch
+    rng = np.random.default_rng(seed)
+    crops, meta = [], []
+    for r in rows:
+        with Image.open(Path(root, r["tile"])) as im:
+            arr = np.asarray(im.convert("RGB"))
+        for _ in range(crops_per_tile):
+            y = int(rng.integers(0, arr.shape[0] - h + 1))
+            x = int(rng.integers(0, arr.shape[1] - w + 1))
+            crops.append(arr[y:y + h, x:x + w])
+            meta.append(r)
+    return np.stack(crops), meta
+
+
+def random_twin(model: TextureModel, seed: int = 0) -> TextureModel:
+    """The same architecture, randomly initialised, with the same palette / tokenizer (not learned by the prior)."""
+    torch.manual_seed(seed)
+    twin = TextureModel(model.cfg)
+    fixed = {k: v for k, v in model.state_dict().items()
+             if k.startswith("codec.tokenizer.") or k.startswith("codec.palette")}
+    twin.load_state_dict(fixed, strict=False)
+    return twin.eval()
+
+
+def linear_probes(model: TextureModel, split_tsv: str | Path, materials_tsv: str | Path | None, p: dict,
+                  root: str | Path = ".") -> dict:
+    """Accuracy per layer for material and source labels, with the controls."""
+    crops, meta = probe_crops(model, split_tsv, p["probe_crops_per_tile"], p["seed"], root)
+    materials = load_materials(materials_tsv) if materials_tsv else {}
+    groups = np.array([f"{r['source']}:{r['id']}" for r in meta])
+    trained = layer_features(model, crops)
+    random = layer_features(random_twin(model, p["seed"]), crops)
+    hist = colour_histograms(crops)
+    tasks = {"material": [materials.get(r["tile"], "") for r in meta], "source": [r["source"] for r in meta]}
+    result: dict = {"layers": list(range(len(trained))), "crops": len(crops),
+                    "layer_names": ["embedding"] + [f"block {i + 1}" for i in range(len(trained) - 1)]}
+    for task, names in tasks.items():
+        keep = np.array([bool(n) for n in names])
+        classes = sorted({n for n in names if n})
+        n_files = len(set(groups[keep]))
+        if len(classes) < 2 or n_files < 2:
+            result[task] = {"skipped": f"{len(classes)} class(es) over {n_files} file(s): nothing to separate"}
+            continue
+        y = np.array([classes.index(n) for n, k in zip(names, keep) if k])
+        g = groups[keep]
+        folds = min(p["probe_folds"], n_files)
+        result[task] = {
+            "classes": classes, "crops": int(keep.sum()), "files": n_files, "folds": folds,
+            "trained": [probe_accuracy(f[keep], y, g, folds, p["seed"]) for f in trained],
+            "random_init": [probe_accuracy(f[keep], y, g, folds, p["seed"]) for f in random],
+            "colour_histogram": probe_accuracy(hist[keep], y, g, folds, p["seed"]),
+            "majority": majority_accuracy(y, g, folds, p["seed"]),
+        }
+        best = int(np.argmax(result[task]["trained"]))
+        result[task]["best_layer"] = best
+        log.info("linear probe %s: per layer %s (random %s), histogram %.3f, majority %.3f", task,
+                 [round(a, 3) for a in result[task]["trained"]], [round(a, 3) for a in result[task]["random_init"]],
+                 result[task]["colour_histogram"], result[task]["majority"])
+    return result
+
+
+def conditioning_probe(model: TextureModel, split_tsv: str | Path, materials_tsv: str | Path, p: dict,
+                       root: str | Path = "."):
+    """Do samples conditioned on a material look like that material more often than unconditioned ones?
+
+    A colour-histogram logistic regression, fitted on real crops of every labelled tile, judges the
+    samples (the "palette statistics" of a texture). Samples grow from a solid mid-grey seed."""
+    classes = list(model.cfg.classes)
+    crops, meta = probe_crops(model, split_tsv, p["probe_crops_per_tile"], p["seed"], root)
+    materials = load_materials(materials_tsv)
+    keep = [i for i, r in enumerate(meta) if materials.get(r["tile"], "") in classes]
+    y = np.array([classes.index(materials[meta[i]["tile"]]) for i in keep])
+    judge = fit_logistic(colour_histograms(crops[keep]), y, len(classes))
+    size, n = p["free_size"], p["conditioned_samples"]
+    seed_img = np.full((n, size, size, 3), 128, np.uint8)
+    frac = 1.0 / size if model.cfg.ordering == "column" else 1.0 / (size * size)
+    rows, per_class, uncond_hits = [], {}, []
+    unconditioned = complete(model, seed_img, frac, p["temperature"], None, True, p["seed"], None)
+    uncond_pred = judge(colour_histograms(unconditioned))
+    for c, name in enumerate(classes):
+        samples = complete(model, seed_img, frac, p["temperature"], None, True, p["seed"], c)
+        pred = judge(colour_histograms(samples))
+        per_class[name] = {"conditioned": float((pred == c).mean()), "unconditioned": float((uncond_pred == c).mean())}
+        uncond_hits.append(float((uncond_pred == c).mean()))
+        rows.append(grid(list(samples), scale=2))
+    rows.append(grid(list(unconditioned), scale=2))
+    sheet = np.concatenate([np.pad(r, ((0, 6), (0, 0), (0, 0)), constant_values=255) for r in rows])
+    result = {"classes": classes, "samples_per_class": n, "size": size, "per_class": per_class,
+              "conditioned_rate": float(np.mean([v["conditioned"] for v in per_class.values()])),
+              "unconditioned_rate": float(np.mean(uncond_hits)), "chance": 1.0 / len(classes),
+              "judge": "colour-histogram logistic regression on real crops",
+              "sheet_rows": classes + ["(no label)"]}
+    return result, sheet
