@@ -194,7 +194,25 @@ def _cmd_sample(a: argparse.Namespace) -> None:
 def _cmd_probe(a: argparse.Namespace) -> None:
     from .probes.run import run_probes
 
-    run_probes(a.model, a.split, a.out_dir, json.loads(a.spec), materials=a.materials)
+    run_probes(a.model, a.split, a.out_dir, json.loads(a.spec))
+
+
+def _cmd_linear_probe(a: argparse.Namespace) -> None:
+    from .probes.linear import run_linear_probe
+
+    run_linear_probe(a.model, a.split, a.materials, json.loads(a.spec), a.out)
+
+
+def _cmd_condition_probe(a: argparse.Namespace) -> None:
+    from .probes.linear import run_condition_probe
+
+    run_condition_probe(a.model, a.split, a.materials, json.loads(a.spec), a.out, a.sheet)
+
+
+def _cmd_plot_linear_probes(a: argparse.Namespace) -> None:
+    from .probes.linear import plot_linear_probes
+
+    plot_linear_probes({n: json.loads(open(p).read()) for n, p in zip(a.names, a.results)}, a.out)
 
 
 def _cmd_model_summary(a: argparse.Namespace) -> None:
@@ -403,8 +421,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", required=True)
     s.add_argument("--spec", default="{}", help="JSON of the probe settings")
     s.add_argument("--out-dir", required=True)
-    s.add_argument("--materials", default=None, help="results/materials.tsv (linear-probe labels)")
     s.set_defaults(func=_cmd_probe)
+
+    s = sub.add_parser("linear-probe", help="logistic-regression probes of every layer (material, source)")
+    s.add_argument("--model", required=True)
+    s.add_argument("--split", required=True)
+    s.add_argument("--materials", default=None, help="results/materials.tsv (material labels)")
+    s.add_argument("--spec", default="{}", help="JSON of the probe settings")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_cmd_linear_probe)
+
+    s = sub.add_parser("condition-probe", help="material-conditioned samples judged by a colour classifier")
+    s.add_argument("--model", required=True)
+    s.add_argument("--split", required=True)
+    s.add_argument("--materials", required=True)
+    s.add_argument("--spec", default="{}", help="JSON of the probe settings")
+    s.add_argument("--out", required=True)
+    s.add_argument("--sheet", required=True, help="PNG: samples per material, last row unconditioned")
+    s.set_defaults(func=_cmd_condition_probe)
+
+    s = sub.add_parser("plot-linear-probes", help="accuracy per layer of several variants")
+    s.add_argument("--names", nargs="+", required=True)
+    s.add_argument("--results", nargs="+", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_cmd_plot_linear_probes)
 
     s = sub.add_parser("model-summary", help="small summary and loss curve of a trained variant")
     s.add_argument("--name", required=True)

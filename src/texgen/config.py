@@ -126,9 +126,21 @@ def _model_problems(cfg: dict):
     if not models:
         return
     variants = models["variants"]
+    tokenizers = models.get("tokenizers") or {}
     for name in models["build"]:
         if name not in variants:
             yield f"models.build: unknown variant {name!r} (defined: {', '.join(sorted(variants))})"
+    for name in models.get("tokenizer_build") or []:
+        if name not in tokenizers:
+            yield f"models.tokenizer_build: unknown tokenizer {name!r} (defined: {', '.join(sorted(tokenizers)) or 'none'})"
+    for name, tok in tokenizers.items():
+        for src in (tok.get("data") or {}).get("sources") or []:
+            if src not in cfg["sources"]:
+                yield f"models.tokenizers.{name}.data.sources: unknown source {src!r}"
+        patch = (tok.get("tokenizer") or {}).get("patch", 4)
+        crop = (tok.get("train") or {}).get("crop", 32)
+        if crop % patch:
+            yield f"models.tokenizers.{name}.train.crop: {crop} is not a multiple of the patch {patch}"
     sizes = cfg["curate"]["tile_sizes"]
     for name, v in variants.items():
         where = f"models.variants.{name}"
@@ -140,6 +152,20 @@ def _model_problems(cfg: dict):
         if size not in sizes:
             yield f"{where}.data.tile_size: {size} is not one of curate.tile_sizes {sizes}"
         side = v["context"] + 1 if v["ordering"] == "column" else math.ceil(math.sqrt(v["context"] + 1))
+        codec = v["codec"]
+        if codec == "vq":
+            tok = v.get("tokenizer")
+            if tok not in tokenizers:
+                yield (f"{where}.tokenizer: {'unknown tokenizer ' + repr(tok) if tok else 'missing'}: codec 'vq' needs "
+                       f"one of models.tokenizers ({', '.join(sorted(tokenizers)) or 'none defined'})")
+            else:
+                side *= (tokenizers[tok].get("tokenizer") or {}).get("patch", 4)
+        elif v.get("tokenizer"):
+            yield f"{where}.tokenizer: only codec 'vq' uses a tokenizer (this variant's codec is {codec!r})"
+        if codec == "palette" and not v.get("palette_size"):
+            yield f"{where}.palette_size: codec 'palette' needs the number of palette colours, e.g. palette_size: 64"
+        if v.get("condition") and not cfg.get("materials"):
+            yield f"{where}.condition: conditioning on material needs a top-level 'materials' section"
         if side > size:
             yield f"{where}: a training crop of {side} pixels does not fit in tiles of {size}"
         if v["n_embd"] // v["n_head"] < 1:

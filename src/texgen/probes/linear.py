@@ -213,3 +213,79 @@ def conditioning_probe(model: TextureModel, split_tsv: str | Path, materials_tsv
               "judge": "colour-histogram logistic regression on real crops",
               "sheet_rows": classes + ["(no label)"]}
     return result, sheet
+
+
+def run_linear_probe(model_path: str | Path, split_tsv: str | Path, materials_tsv: str | Path | None, params: dict,
+                     out_json: str | Path, root: str | Path = ".") -> dict:
+    """The linear-probe job: accuracies per layer written to ``out_json``."""
+    import json
+
+    from ..io import write_text
+    from ..models.model import load_model
+    from .run import PROBE_DEFAULTS
+
+    p = {**PROBE_DEFAULTS, **params}
+    model, payload = load_model(model_path)
+    result = {"variant": payload.get("variant", ""), "ordering": model.cfg.ordering, "codec": model.cfg.codec,
+              **linear_probes(model, split_tsv, materials_tsv, p, root)}
+    write_text(out_json, json.dumps(result, indent=1, sort_keys=True))
+    return result
+
+
+def run_condition_probe(model_path: str | Path, split_tsv: str | Path, materials_tsv: str | Path, params: dict,
+                        out_json: str | Path, out_png: str | Path, root: str | Path = ".") -> dict:
+    """The conditioning job of a conditioned variant: rates to ``out_json``, samples to ``out_png``."""
+    import json
+
+    from ..io import write_text
+    from ..models.model import load_model
+    from ..models.sample import save_png
+    from .run import PROBE_DEFAULTS
+
+    p = {**PROBE_DEFAULTS, **params}
+    torch.manual_seed(p["seed"])
+    model, payload = load_model(model_path)
+    if not model.cfg.classes:
+        raise ValueError(f"{model_path} is not a conditioned model (no condition in its variant)")
+    result, sheet = conditioning_probe(model, split_tsv, materials_tsv, p, root)
+    result["variant"] = payload.get("variant", "")
+    save_png(out_png, sheet)
+    write_text(out_json, json.dumps(result, indent=1, sort_keys=True))
+    log.info("conditioned %.3f vs unconditioned %.3f (chance %.3f)", result["conditioned_rate"],
+             result["unconditioned_rate"], result["chance"])
+    return result
+
+
+def plot_linear_probes(results: dict[str, dict], out_png: str | Path) -> None:
+    """Accuracy per layer of every variant (material and source), with random-init and histogram controls."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io import atomic_path
+
+    tasks = ["material", "source"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    for ax, task in zip(axes, tasks):
+        hist, majority = [], []
+        for i, (name, r) in enumerate(results.items()):
+            t = r.get(task) or {}
+            if "trained" not in t:
+                continue
+            colour = f"C{i % 10}"
+            ax.plot(r["layers"], t["trained"], "-o", color=colour, label=name)
+            ax.plot(r["layers"], t["random_init"], ":", color=colour, alpha=0.7)
+            hist.append(t["colour_histogram"])
+            majority.append(t["majority"])
+        if hist:
+            ax.axhline(float(np.mean(hist)), color="k", ls="--", lw=1, label="colour histogram")
+            ax.axhline(float(np.mean(majority)), color="grey", ls="-.", lw=1, label="majority class")
+        ax.set_title(f"{task} (dotted: same model, random init)")
+        ax.set_xlabel("layer (0 = embedding)")
+        ax.set_ylabel("held-out accuracy")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7)
+    with atomic_path(out_png, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)

@@ -18,8 +18,8 @@ from PIL import Image
 
 from ..io import read_tsv, write_text
 from ..models.model import TextureModel, generate, load_model
-from ..models.orderings import roll, spiral_order, unroll
-from ..models.sample import complete, grid, mark_seed, save_png, seed_mask
+from ..models.orderings import roll, spiral_order
+from ..models.sample import complete, grid, mark_seed, save_png, seed_mask, to_images, to_sequences
 from . import metrics as M
 from .classical import efros_leung
 
@@ -31,56 +31,47 @@ COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "dark grey": (64, 64, 6
 PROBE_DEFAULTS = {"new_pixels": 32, "crop": 32, "crops": 8, "samples": 4, "temperature": 1.0, "free_size": 32,
                   "seed": 0, "probe_crops_per_tile": 4, "probe_folds": 5, "conditioned_samples": 4,
                   "score_crops": 32}
-SYNTHETIC_PROBES = ("colour", "zebra", "pattern")  # pixel-level seeds: not for token-grid (VQ) models
 
 
-def probe_images(codec: str, conditioned: bool) -> list[str]:
-    """The PNGs ``run_probes`` writes for a variant with this codec."""
-    names = ([] if codec == "vq" else list(SYNTHETIC_PROBES)) + ["completion", "free"]
-    return names + (["conditioned"] if conditioned else [])
 
+def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new: int, p: dict):
+    """Continue the token sequences of a synthetic image (B = 1) by n_new tokens after seed_len.
 
-def _continue(model: TextureModel, seqs: np.ndarray, seed_len: int, n_new: int, temperature: float, seed: int):
-    """Keep the first seed_len pixels of each sequence (N, L, 3) and generate n_new more."""
-    tokens = model.codec.encode(torch.from_numpy(np.ascontiguousarray(seqs[:, :seed_len])))
-    gen = torch.Generator().manual_seed(seed)
-    out = generate(model, tokens, seed_len + n_new, temperature, None, True, gen)
-    return model.codec.decode(out).numpy()
+    Returns (generated pixels, true pixels at the same places, display image). Works on the token
+    grid, so a VQ prior continues codes (``patch`` x ``patch`` pixels each)."""
+    ordering, patch = model.cfg.ordering, model.codec.patch
+    tokens, gh, gw = to_sequences(model, image[None])
+    gen = torch.Generator().manual_seed(p["seed"])
+    out = generate(model, tokens[:, :seed_len], seed_len + n_new, p["temperature"], None, True, gen)
+    canvas = tokens.clone()
+    canvas[:, :seed_len + n_new] = out
+    shown = to_images(model, canvas, gh, gw)[0]
+    flags = torch.zeros(tokens.shape[:2] + (1,), dtype=torch.uint8)
+    flags[:, :seed_len] = 1
+    flags[:, seed_len:seed_len + n_new] = 2
+    where = roll(flags, ordering, gh, gw)[0, ..., 0].numpy()
+    where = np.kron(where, np.ones((patch, patch), np.uint8)) if patch > 1 else where
+    generated, truth = shown[where == 2], image[where == 2]
+    shown = np.where((where == 0)[..., None], WHITE, shown).astype(np.uint8)
+    shown = mark_seed(shown, where == 1)
+    if ordering == "column":  # show the end of the seed and the generated rows only
+        shown = shown[max(0, seed_len - 16) * patch:(seed_len + n_new) * patch]
+    return generated, truth, shown
 
 
 def _side(n_tokens: int) -> int:
     return math.isqrt(n_tokens - 1) + 1
 
 
-def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new: int, p: dict):
-    """Continue the sequences of a synthetic image; return (generated, truth, display image)."""
-    ordering = model.cfg.ordering
-    seqs = unroll(torch.from_numpy(image[None]), ordering).numpy()
-    out = _continue(model, seqs, seed_len, n_new, p["temperature"], p["seed"])
-    gen, truth = out[:, seed_len:], seqs[:, seed_len:seed_len + n_new]
-    canvas = seqs.copy()
-    canvas[:, seed_len + n_new:] = WHITE
-    canvas[:, seed_len:seed_len + n_new] = gen
-    h, w = image.shape[:2]
-    shown = roll(torch.from_numpy(canvas), ordering, h, w)[0].numpy()
-    flags = np.zeros(seqs.shape[:2] + (1,), np.uint8)
-    flags[:, :seed_len] = 1
-    mask = roll(torch.from_numpy(flags), ordering, h, w)[0, ..., 0].numpy().astype(bool)
-    shown = mark_seed(shown, mask)
-    if ordering == "column":  # show the end of the seed and the generated rows only
-        shown = shown[max(0, seed_len - 16):seed_len + n_new]
-    return gen, truth, shown
-
-
 def _probe_image_shape(model: TextureModel, n_new: int, cap_rows: int = 128, columns: int = 32):
     """(height, width, seed_len) of the synthetic images for the colour/zebra/pattern probes."""
-    ctx = model.cfg.context
+    ctx, patch = model.cfg.context, model.codec.patch
     if model.cfg.ordering == "column":
         seed_len = min(ctx, cap_rows)  # CIT: 32 columns x up to 128 rows of context
-        return seed_len + n_new, columns, seed_len
-    seed_len = ctx  # SIT: the whole spiral context
+        return (seed_len + n_new) * patch, columns * patch, seed_len
+    seed_len = ctx  # SIT / raster: the whole context
     side = _side(seed_len + n_new)
-    return side, side, seed_len
+    return side * patch, side * patch, seed_len
 
 
 def _scale(model) -> int:
@@ -207,7 +198,6 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
     scoring rule) and the MSE of the predictive mean (8 samples; the regression codec's prediction)."""
     from ..models.codecs import energy_score
     from ..models.orderings import crop_shape
-    from ..models.sample import to_sequences
 
     gh, gw = crop_shape(model.cfg.ordering, model.cfg.context, 8)
     crops = np.stack([c[:gh, :gw] for c in _val_crops(split_tsv, max(gh, gw), p["score_crops"], p["seed"] + 7,
@@ -246,18 +236,15 @@ def free_probe(model, split_tsv, p, root="."):
 
 
 def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Path, params: dict,
-               root: str | Path = ".", materials: str | Path | None = None) -> dict:
+               root: str | Path = ".") -> dict:
     """Run every probe; write metrics.json and the PNGs into out_dir (atomically, file by file)."""
-    from .linear import conditioning_probe, linear_probes
-
     p = {**PROBE_DEFAULTS, **params}
     torch.manual_seed(p["seed"])
     model, payload = load_model(model_path)
     out = Path(out_dir)
     result = {"variant": payload.get("variant", ""), "ordering": model.cfg.ordering, "codec": model.cfg.codec,
               "context": model.cfg.context, "probe_settings": p}
-    synthetic = (("colour", colour_probe), ("zebra", zebra_probe), ("pattern", pattern_probe))
-    for name, fn in synthetic if model.cfg.codec != "vq" else ():
+    for name, fn in (("colour", colour_probe), ("zebra", zebra_probe), ("pattern", pattern_probe)):
         t = time.perf_counter()
         result[name], image = fn(model, p)
         save_png(out / f"{name}.png", image)
@@ -278,14 +265,5 @@ def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Pat
                              **quantisation_error(_val_crops(split_tsv, 128, 8, p["seed"] + 3, root),
                                                   model.codec.palette.numpy())}
         log.info("palette quantisation: %s", result["palette"])
-    t = time.perf_counter()
-    result["linear"] = linear_probes(model, split_tsv, materials, p, root)
-    log.info("linear probes (%.1f s)", time.perf_counter() - t)
-    if model.cfg.classes:
-        if not materials:
-            raise ValueError("a conditioned model's probes need the materials table (--materials)")
-        result["conditioning"], sheet = conditioning_probe(model, split_tsv, materials, p, root)
-        save_png(out / "conditioned.png", sheet)
-        log.info("conditioning: %s", {k: v for k, v in result["conditioning"].items() if k != "per_class"})
     write_text(out / "metrics.json", json.dumps(result, indent=1, sort_keys=True))
     return result
