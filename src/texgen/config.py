@@ -121,6 +121,13 @@ def load(path: str | Path, schema_path: str | Path) -> dict:
     return validate(cfg, schema_path)
 
 
+def built_tokenizers(models: dict) -> list[str]:
+    """Tokenizers to train: ``tokenizer_build`` (e.g. the codebook ablation) plus those of built vq variants."""
+    variants = models.get("variants") or {}
+    used = [variants[v]["tokenizer"] for v in models.get("build") or [] if variants[v]["codec"] == "vq"]
+    return list(dict.fromkeys((models.get("tokenizer_build") or []) + used))
+
+
 def _model_problems(cfg: dict):
     models = cfg.get("models")
     if not models:

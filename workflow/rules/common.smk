@@ -6,7 +6,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from texgen.config import ConfigError, validate
+from texgen.config import ConfigError, built_tokenizers, validate
 
 try:
     CFG = validate(config, Path(workflow.basedir) / "config" / "schema.yaml")
@@ -20,12 +20,19 @@ ANALYSIS_SIZE = (CFG.get("analysis") or {}).get("tile_size") or min(SIZES)
 MODELS = CFG.get("models") or {"build": [], "variants": {}}
 VARIANTS = MODELS["variants"]
 BUILD = MODELS["build"]
+TOKENIZERS = MODELS.get("tokenizers") or {}
+MATERIALS = CFG.get("materials")
+TOKENIZER_BUILD = built_tokenizers(MODELS)
+PALETTE_BUILD = sorted({VARIANTS[v]["palette_size"] for v in BUILD if VARIANTS[v]["codec"] == "palette"})
+CONDITIONED_BUILD = [v for v in BUILD if VARIANTS[v].get("condition")]
 
 
 wildcard_constraints:
     source="|".join(re.escape(s) for s in SOURCES),
     name="|".join(re.escape(s) for s in SOURCES + ["combined"]),
     variant="|".join(re.escape(v) for v in VARIANTS) or "(?!)",
+    tokenizer="|".join(re.escape(t) for t in TOKENIZERS) or "(?!)",
+    k=r"\d+",
 
 
 def source_spec(wildcards):
@@ -71,27 +78,83 @@ def summary_spec(wildcards):
     return json.dumps({"sources": [[s, CFG["sources"][s]["type"]] for s in SOURCES], "tile_sizes": SIZES})
 
 
-MODEL_KEYS = ("ordering", "codec", "output", "act", "context", "n_embd", "n_head", "n_layer", "dropout", "attn_dropout")
+MODEL_KEYS = ("ordering", "codec", "output", "act", "context", "n_embd", "n_head", "n_layer", "dropout", "attn_dropout",
+              "palette_size", "noise_dim", "cond_dropout")
+
+
+def _data_spec(entry):
+    data = dict(entry.get("data") or {})
+    data.setdefault("tile_size", min(SIZES))
+    data.setdefault("sources", SOURCES)
+    return data
 
 
 def variant_spec(wildcards):
     """Everything that defines a trained model (params: editing it retrains this variant only)."""
     v = VARIANTS[wildcards.variant]
-    data = dict(v.get("data") or {})
-    data.setdefault("tile_size", min(SIZES))
-    data.setdefault("sources", SOURCES)
-    return json.dumps({"model": {k: v[k] for k in MODEL_KEYS if k in v}, "train": v.get("train") or {},
-                       "data": data}, sort_keys=True)
+    spec = {"model": {k: v[k] for k in MODEL_KEYS if k in v}, "train": v.get("train") or {}, "data": _data_spec(v)}
+    if v.get("condition"):
+        spec["condition"] = v["condition"]
+    return json.dumps(spec, sort_keys=True)
+
+
+def _tiles_of(entry):
+    sources = (entry.get("data") or {}).get("sources") or SOURCES
+    return [f"results/manifests/{s}_tiles.tsv" for s in sources]
 
 
 def variant_tiles(wildcards):
     """Tiles manifests of the variant's sources: new tiles in one source retrain only its users."""
-    sources = (VARIANTS[wildcards.variant].get("data") or {}).get("sources") or SOURCES
-    return [f"results/manifests/{s}_tiles.tsv" for s in sources]
+    return _tiles_of(VARIANTS[wildcards.variant])
+
+
+def variant_assets(wildcards):
+    """Other jobs' outputs a variant needs: its palette, its tokenizer, the material labels."""
+    v = VARIANTS[wildcards.variant]
+    assets = {}
+    if v["codec"] == "palette":
+        assets["palette"] = f"results/palettes/{v['palette_size']}.npy"
+    if v["codec"] == "vq":
+        assets["tokenizer"] = f"results/tokenizers/{v['tokenizer']}/model.pt"
+    if v.get("condition"):
+        assets["materials"] = "results/materials.tsv"
+    return assets
+
+
+def asset_args(wildcards, input):
+    """Command-line options naming the variant's assets."""
+    names = set(input.keys())
+    return " ".join(f"--{k} {shlex.quote(getattr(input, k))}" for k in ("palette", "tokenizer", "materials")
+                    if k in names)
+
+
+def tokenizer_spec(wildcards):
+    t = TOKENIZERS[wildcards.tokenizer]
+    return json.dumps({"tokenizer": t.get("tokenizer") or {}, "train": t.get("train") or {}, "data": _data_spec(t)},
+                      sort_keys=True)
+
+
+def tokenizer_tiles(wildcards):
+    return _tiles_of(TOKENIZERS[wildcards.tokenizer])
+
+
+def materials_spec(wildcards):
+    return json.dumps({"categories": MATERIALS["categories"], "min_files": MATERIALS.get("min_files", 3)})
+
+
+def materials_input(wildcards):
+    """The material table, when the config defines material categories."""
+    return ["results/materials.tsv"] if MATERIALS else []
+
+
+def materials_arg(wildcards, input):
+    return f"--materials {shlex.quote(input.materials[0])}" if input.materials else ""
 
 
 def _variant_resources(wildcards):
-    return VARIANTS[wildcards.variant].get("resources") or {}
+    """Resources of the variant, or of the tokenizer, that a training job trains."""
+    entry = TOKENIZERS[wildcards.tokenizer] if "tokenizer" in wildcards.keys() else VARIANTS[wildcards.variant]
+    return entry.get("resources") or {}
 
 
 def variant_threads(wildcards):

@@ -118,6 +118,25 @@ rule dataset_summary:
         " --tiles {input.tiles:q} --out {output:q} 2> {log:q}"
 
 
+rule materials:
+    """Material category of every tile, from the good keywords that matched its file (config: materials)."""
+    input:
+        manifests=expand("results/manifests/{source}.tsv", source=SOURCES),
+        tiles=expand("results/manifests/{source}_tiles.tsv", source=SOURCES),
+    output:
+        "results/materials.tsv",
+    params:
+        spec=materials_spec,
+    log:
+        "logs/materials.log",
+    resources:
+        mem_mb=500,
+        runtime=10,
+    shell:
+        "texgen materials --manifests {input.manifests:q} --tiles {input.tiles:q} --spec {params.spec:q}"
+        " --out {output:q} 2> {log:q}"
+
+
 rule curate:
     """Target: all manifests, tiles, contact sheets and the summary table."""
     input:
@@ -125,3 +144,4 @@ rule curate:
         expand("results/manifests/{source}_tiles.tsv", source=SOURCES),
         expand("results/review/{source}.html", source=SOURCES),
         "results/dataset_summary.tsv",
+        "results/materials.tsv" if MATERIALS else [],

@@ -25,7 +25,75 @@ rule probe_variant:
         " --out-dir {params.out_dir:q} 2> {log:q}"
 
 
+rule linear_probe:
+    """Logistic-regression probes on every layer's pooled features (material, source), with controls."""
+    input:
+        model="results/models/{variant}/model.pt",
+        split="results/models/{variant}/split.tsv",
+        materials=materials_input,
+    output:
+        "results/probes/{variant}/linear.json",
+    params:
+        spec=probe_spec,
+        materials=materials_arg,
+    log:
+        "logs/linear_probe/{variant}.log",
+    benchmark:
+        "logs/benchmarks/linear_probe/{variant}.tsv"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    shell:
+        "texgen linear-probe --model {input.model:q} --split {input.split:q} {params.materials}"
+        " --spec {params.spec:q} --out {output:q} 2> {log:q}"
+
+
+rule condition_probe:
+    """Material-conditioned variants: do samples asked for a material look like it (a colour classifier judges)?"""
+    input:
+        model="results/models/{variant}/model.pt",
+        split="results/models/{variant}/split.tsv",
+        materials="results/materials.tsv",
+    output:
+        result="results/probes/{variant}/conditioned.json",
+        sheet="results/probes/{variant}/conditioned.png",
+    params:
+        spec=probe_spec,
+    log:
+        "logs/condition_probe/{variant}.log",
+    benchmark:
+        "logs/benchmarks/condition_probe/{variant}.tsv"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    shell:
+        "texgen condition-probe --model {input.model:q} --split {input.split:q} --materials {input.materials:q}"
+        " --spec {params.spec:q} --out {output.result:q} --sheet {output.sheet:q} 2> {log:q}"
+
+
+rule plot_linear_probes:
+    """Accuracy per layer of every built variant, one figure."""
+    input:
+        expand("results/probes/{variant}/linear.json", variant=BUILD),
+    output:
+        "results/probes/linear_probes.png",
+    params:
+        names=BUILD,
+    log:
+        "logs/plot_linear_probes.log",
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "texgen plot-linear-probes --names {params.names} --results {input:q} --out {output:q} 2> {log:q}"
+
+
 rule probe:
     """Target `probe`: every built variant probed."""
     input:
         expand("results/probes/{variant}/metrics.json", variant=BUILD),
+        expand("results/probes/{variant}/linear.json", variant=BUILD),
+        expand("results/probes/{variant}/conditioned.json", variant=CONDITIONED_BUILD),
+        "results/probes/linear_probes.png" if BUILD else [],

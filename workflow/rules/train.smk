@@ -4,6 +4,7 @@
 rule train_model:
     """Train one variant; resumable state lives in results/checkpoints/{variant} (not an output)."""
     input:
+        unpack(variant_assets),
         tiles=variant_tiles,
     output:
         model="results/models/{variant}/model.pt",
@@ -12,6 +13,7 @@ rule train_model:
     params:
         launcher=train_launcher,
         spec=variant_spec,
+        assets=asset_args,
         state="results/checkpoints/{variant}",
         tensorboard="logs/tensorboard/{variant}",
     log:
@@ -26,7 +28,8 @@ rule train_model:
     shell:
         "{params.launcher} train --variant {wildcards.variant} --spec {params.spec:q} --tiles {input.tiles:q}"
         " --model {output.model:q} --metrics {output.metrics:q} --split {output.split:q}"
-        " --state {params.state:q} --tensorboard {params.tensorboard:q} --threads {threads} 2> {log:q}"
+        " --state {params.state:q} --tensorboard {params.tensorboard:q} --threads {threads} {params.assets}"
+        " 2> {log:q}"
 
 
 rule sample_sheet:
@@ -50,10 +53,62 @@ rule sample_sheet:
 
 
 rule train:
-    """Target `train`: every variant listed in models.build, trained and sampled."""
+    """Target `train`: every variant listed in models.build, trained and sampled; their palettes and
+    tokenizers (and the tokenizers of the codebook ablation)."""
     input:
         expand("results/models/{variant}/{file}", variant=BUILD,
                file=["model.pt", "metrics.tsv", "samples.png", "summary.json", "curve.png"]),
+        expand("results/tokenizers/{tokenizer}/eval.json", tokenizer=TOKENIZER_BUILD),
+        expand("results/palettes/{k}.json", k=PALETTE_BUILD),
+
+
+rule fit_palette:
+    """ImageGPT-style k-means palette, fitted on the exact colour counts (weighted by pixel count)."""
+    input:
+        counts="results/analysis/counts/combined.npz",
+    output:
+        palette="results/palettes/{k}.npy",
+        info="results/palettes/{k}.json",
+        swatch="results/palettes/{k}.png",
+    params:
+        size=ANALYSIS_SIZE,
+    log:
+        "logs/fit_palette/{k}.log",
+    benchmark:
+        "logs/benchmarks/fit_palette/{k}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "texgen fit-palette --counts {input.counts:q} --size {params.size} --k {wildcards.k}"
+        " --out {output.palette:q} --info {output.info:q} --swatch {output.swatch:q} 2> {log:q}"
+
+
+rule train_tokenizer:
+    """A VQ tokenizer (encoder, codebook, decoder), then its reconstruction and codebook usage on validation crops.
+    Its own job, so changing a code prior never retrains the tokenizer."""
+    input:
+        tiles=tokenizer_tiles,
+    output:
+        model="results/tokenizers/{tokenizer}/model.pt",
+        metrics="results/tokenizers/{tokenizer}/metrics.tsv",
+        eval="results/tokenizers/{tokenizer}/eval.json",
+        recon="results/tokenizers/{tokenizer}/reconstructions.png",
+    params:
+        spec=tokenizer_spec,
+    log:
+        "logs/train_tokenizer/{tokenizer}.log",
+    benchmark:
+        "logs/benchmarks/train_tokenizer/{tokenizer}.tsv"
+    threads: variant_threads
+    resources:
+        mem_mb=variant_mem_mb,
+        runtime=variant_runtime,
+        gpu=variant_gpus,
+    shell:
+        "texgen train-tokenizer --name {wildcards.tokenizer} --spec {params.spec:q} --tiles {input.tiles:q}"
+        " --model {output.model:q} --metrics {output.metrics:q} --eval {output.eval:q} --recon {output.recon:q}"
+        " --threads {threads} 2> {log:q}"
 
 
 rule model_summary:

@@ -67,6 +67,18 @@ class Quantizer(nn.Module):
         self.proj_out = nn.Linear(dim, cfg.width) if cfg.factorized else nn.Identity()
         self.codebook = nn.Embedding(cfg.codebook_size, dim)
         nn.init.uniform_(self.codebook.weight, -1.0 / cfg.codebook_size, 1.0 / cfg.codebook_size)
+        self.register_buffer("initialised", torch.tensor(False))
+
+    @torch.no_grad()
+    def init_from(self, zl: torch.Tensor) -> None:
+        """Data-dependent initialisation: codes start at randomly chosen encoder vectors of the first
+        quantised batch, after an autoencoder warm-up (the same for every ablation setting). Randomly
+        initialised codes far from the encoder's outputs are never chosen: measured on the demo data,
+        the factorised + normalised codebook then collapsed to a single code."""
+        flat = zl.reshape(-1, zl.shape[-1])
+        pick = torch.randint(0, flat.shape[0], (self.cfg.codebook_size,))
+        self.codebook.weight.copy_(flat[pick] + 1e-3 * torch.randn_like(flat[pick]))
+        self.initialised.fill_(True)
 
     def lookup_space(self, z: torch.Tensor) -> torch.Tensor:
         """Encoder vectors (..., width) -> the space codes are looked up in."""
@@ -88,9 +100,14 @@ class Quantizer(nn.Module):
         """Code indices (...) -> decoder-side vectors (..., width)."""
         return self.proj_out(self.codes()[idx])
 
-    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """z (..., width) -> (quantised z for the decoder, code indices, codebook + commitment loss)."""
+    def forward(self, z: torch.Tensor, bypass: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z (..., width) -> (quantised z for the decoder, code indices, codebook + commitment loss).
+        ``bypass``: no quantisation (the autoencoder warm-up before the codebook is initialised)."""
         zl = self.lookup_space(z)
+        if bypass:
+            return self.proj_out(zl), self.nearest(zl), zl.new_zeros(())
+        if self.training and not bool(self.initialised):
+            self.init_from(zl)
         idx = self.nearest(zl)
         e = self.codes()[idx]
         loss = F.mse_loss(e, zl.detach()) + self.cfg.beta * F.mse_loss(zl, e.detach())
@@ -149,11 +166,11 @@ class Tokenizer(nn.Module):
         mu, _ = self.decode_params(self.quantizer.embed_codes(idx))
         return (self.mean_pixels(mu) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
 
-    def forward(self, images: torch.Tensor) -> tuple[dict, torch.Tensor]:
-        """Losses of a batch of uint8 images (B, H, W, 3) and the code indices."""
+    def forward(self, images: torch.Tensor, bypass: bool = False) -> tuple[dict, torch.Tensor]:
+        """Losses of a batch of uint8 images (B, H, W, 3) and the code indices (``bypass``: no quantisation)."""
         x = images.permute(0, 3, 1, 2).float() / 255.0
         z = self.encoder(x * 2 - 1).permute(0, 2, 3, 1)
-        zq, idx, vq_loss = self.quantizer(z)
+        zq, idx, vq_loss = self.quantizer(z, bypass)
         mu, log_b = self.decode_params(zq)
         l2 = F.mse_loss(self.mean_pixels(mu), x)
         laplace = logit_laplace_nll(x, mu, log_b)
@@ -212,7 +229,7 @@ class VQCodec(ClassCodec):
 
 
 TOKENIZER_TRAIN_DEFAULTS = {"steps": 400, "batch": 16, "lr": 2e-3, "crop": 32, "eval_crops": 32, "seed": 0,
-                            "log_every": 50}
+                            "log_every": 50, "warmup": 100}
 
 
 def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_model: str | Path,
@@ -244,7 +261,7 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
         lr = t["lr"] * min(1.0, step / 20) * 0.5 * (1 + math.cos(math.pi * step / t["steps"]))
         for g in opt.param_groups:
             g["lr"] = lr
-        losses, idx = model(torch.from_numpy(crops.batch(t["batch"])))
+        losses, idx = model(torch.from_numpy(crops.batch(t["batch"])), bypass=step <= t["warmup"])
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         opt.step()

@@ -18,6 +18,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
 
+from ..config import built_tokenizers
 from ..io import atomic_dir, atomic_path, read_tsv
 from .dag import rulegraph_svg
 
@@ -123,6 +124,51 @@ def probe_section(build: list[str], assets: Assets) -> dict:
     return {"per_variant": per, "table": table, "swd_floor": floor}
 
 
+def token_section(variants: dict, build: list[str], tokenizers: list[str], assets: Assets) -> dict:
+    """Palettes (swatch, fit facts, quantisation error per variant) and VQ tokenizers (usage, reconstruction)."""
+    palettes = []
+    for k in sorted({variants[v]["palette_size"] for v in build if variants[v]["codec"] == "palette"}):
+        info = _json(f"results/palettes/{k}.json")
+        errors = []
+        for v in build:
+            m = _json(f"results/probes/{v}/metrics.json")
+            if variants[v]["codec"] == "palette" and variants[v]["palette_size"] == k and m and "palette" in m:
+                errors.append({"variant": v, **m["palette"]})
+        palettes.append({"k": k, "info": info, "errors": errors,
+                         "swatch": assets.copy(f"results/palettes/{k}.png", f"palette_{k}.png")})
+    toks = []
+    for t in tokenizers:
+        e = _json(f"results/tokenizers/{t}/eval.json")
+        toks.append({"name": t, "eval": e,
+                     "recon": assets.copy(f"results/tokenizers/{t}/reconstructions.png", f"tokenizer_{t}.png")})
+    return {"palettes": palettes, "tokenizers": toks}
+
+
+def representation_section(build: list[str], assets: Assets) -> dict:
+    """Linear probes per layer, next-pixel scores (energy vs MSE) and material-conditioned samples."""
+    linear, scores, conditioned = [], [], []
+    for v in build:
+        lin = _json(f"results/probes/{v}/linear.json")
+        if lin:
+            row = {"variant": v, "codec": lin["codec"], "ordering": lin["ordering"]}
+            for task in ("material", "source"):
+                t = lin.get(task) or {}
+                row[task] = t if "trained" in t else None
+                row[f"{task}_skipped"] = t.get("skipped")
+            linear.append(row)
+        m = _json(f"results/probes/{v}/metrics.json")
+        if m and "next_pixel" in m:
+            c = m["completion"]["model"]
+            scores.append({"variant": v, "codec": m["codec"], "ordering": m["ordering"], **m["next_pixel"],
+                           "swd": c["swd"], "lab_w1": c["lab_w1"], "ssim": c["ssim"]})
+        cond = _json(f"results/probes/{v}/conditioned.json")
+        if cond:
+            conditioned.append({"variant": v, **cond,
+                                "sheet": assets.copy(f"results/probes/{v}/conditioned.png", f"conditioned_{v}.png")})
+    return {"linear": linear, "plot": assets.copy("results/probes/linear_probes.png", "linear_probes.png"),
+            "scores": scores, "conditioned": conditioned}
+
+
 def provenance_section(config: dict, rulegraph: str | Path | None) -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
@@ -162,6 +208,8 @@ def build_report(config: dict, out_html: str | Path, rulegraph: str | Path | Non
             "colour": colour_section(assets),
             "models": model_section(models["variants"], models["build"], assets),
             "probes": probe_section(models["build"], assets),
+            "tokens": token_section(models["variants"], models["build"], built_tokenizers(models), assets),
+            "representation": representation_section(models["build"], assets),
             "provenance": provenance_section(config, rulegraph),
             "sources": list(config["sources"]),
         }
