@@ -165,9 +165,15 @@ def _cmd_sample(a: argparse.Namespace) -> None:
     from PIL import Image
 
     from .models.model import load_model
-    from .models.sample import complete, grid, mark_seed, save_png, seed_mask
+    from .models.sample import complete, grid, image_shape, mark_seed, save_png, seed_mask
 
     model, _ = load_model(a.model)
+    natural = image_shape(model, a.height)[1]
+    if a.width is None:
+        a.width = natural if model.cfg.ordering == "raster" else 64
+    elif model.cfg.ordering == "raster" and a.width != natural:
+        raise SystemExit(f"error: this raster model generates rows of {natural} pixels (its training crops' "
+                         f"width); use --width {natural}")
     label = None
     if a.material:
         if a.material not in model.cfg.classes:
@@ -184,7 +190,7 @@ def _cmd_sample(a: argparse.Namespace) -> None:
         colour = tuple(int(c) for c in a.colour.split(","))
         arr = np.full((a.height, a.width, 3), colour, np.uint8)
     images = np.repeat(arr[None], a.count, axis=0)
-    out = complete(model, images, a.seed_fraction, a.temperature, a.top_k, not a.no_cache, a.seed, label)
+    out = complete(model, images, a.seed_fraction, a.temperature, a.top_k, not a.no_cache, a.seed, label, a.guidance)
     if a.mark_seed:
         mask = seed_mask(model.cfg.ordering, a.height, a.width, a.seed_fraction, model.codec.patch)
         out = np.stack([mark_seed(o, mask) for o in out])
@@ -403,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True, help="results/models/{variant}/model.pt")
     s.add_argument("--out", required=True, help="PNG to write")
     s.add_argument("--height", type=int, default=64)
-    s.add_argument("--width", type=int, default=64)
+    s.add_argument("--width", type=int, default=None, help="default 64; raster models: their crop width")
     s.add_argument("--seed-image", default=None, help="image whose seed part is kept (default: a solid colour)")
     s.add_argument("--colour", default="128,128,128", help="solid seed colour R,G,B")
     s.add_argument("--seed-fraction", type=float, default=0.25, help="CIT: top rows; SIT: inner spiral share")
@@ -414,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--mark-seed", action="store_true", help="draw the seed boundary in purple")
     s.add_argument("--material", default=None, help="conditioned models: the material to ask for")
+    s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale with --material")
     s.set_defaults(func=_cmd_sample)
 
     s = sub.add_parser("probe", help="run every probe on one trained variant")

@@ -97,16 +97,27 @@ def window_start(j: int, start: int, context: int, stride: int) -> int:
 @torch.no_grad()
 def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: float = 1.0,
              top_k: int | None = None, use_cache: bool = True, generator: torch.Generator | None = None,
-             stride: int | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
+             stride: int | None = None, cond: torch.Tensor | None = None, guidance: float = 1.0) -> torch.Tensor:
     """Extend token sequences ``seed`` (N, S, ...) to length ``total``.
 
     Beyond the context the window slides by ``stride`` (default half the context): with the KV cache
     the cache is refilled once per stride (one forward over context - stride tokens), because learned
     absolute positions make cached keys invalid once the window moves. Without the cache every token
     recomputes its whole window; both follow the same window schedule, so they give the same result.
-    ``cond``: class indices (N,) for a conditioned model (None: no label).
+    ``cond``: class indices (N,) for a conditioned model (None: no label). ``guidance`` != 1 applies
+    classifier-free guidance: outputs with and without the label are extrapolated,
+    out = out_none + guidance * (out_label - out_none) (the model was trained with label dropout).
     """
     model.eval()
+    guided = cond is not None and guidance != 1.0
+
+    def run(x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        if not guided:
+            return model(x, cache, cond)
+        none = torch.full_like(cond, model.null_class)
+        with_label, without = model(torch.cat([x, x]), cache, torch.cat([cond, none])).chunk(2)
+        return without + guidance * (with_label - without)
+
     ctx = model.cfg.context
     stride = stride or max(ctx // 2, 1)
     tokens = torch.empty((seed.shape[0], total, *seed.shape[2:]), dtype=seed.dtype, device=seed.device)
@@ -116,8 +127,8 @@ def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: f
         raise ValueError("generation needs at least one seed token")
     start = window_start(s_len, 0, ctx, stride)
     if use_cache:
-        cache = model.new_cache(seed.shape[0])
-        out = model(tokens[:, start:s_len], cache, cond)
+        cache = model.new_cache(seed.shape[0] * (2 if guided else 1))
+        out = run(tokens[:, start:s_len], cache)
         for j in range(s_len, total):
             tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
             if j + 1 == total:
@@ -126,13 +137,13 @@ def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: f
             if new_start != start:
                 start = new_start
                 cache.reset()
-                out = model(tokens[:, start:j + 1], cache, cond)
+                out = run(tokens[:, start:j + 1], cache)
             else:
-                out = model(tokens[:, j:j + 1], cache, cond)
+                out = run(tokens[:, j:j + 1], cache)
     else:
         for j in range(s_len, total):
             start = window_start(j, start, ctx, stride)
-            out = model(tokens[:, start:j], cond=cond)
+            out = run(tokens[:, start:j])
             tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
     return tokens
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from ..io import atomic_path, read_tsv
 from .model import TextureModel, generate, load_model
-from .orderings import roll, unroll
+from .orderings import crop_shape, roll, unroll
 
 log = logging.getLogger("texgen.sample")
 PURPLE = (160, 32, 240)
@@ -47,18 +47,34 @@ def class_tensor(model: TextureModel, n: int, label: int | None) -> torch.Tensor
     return torch.full((n,), label, dtype=torch.long, device=next(model.parameters()).device)
 
 
+def image_shape(model: TextureModel, size: int) -> tuple[int, int]:
+    """(height, width) of a size x size request that the model can generate: a raster model's rows
+    are as wide as its training crops (its positions encode the column), so its width is fixed."""
+    if model.cfg.ordering != "raster":
+        return size, size
+    return size, crop_shape("raster", model.cfg.context, 1)[1] * model.codec.patch
+
+
+def first_token_fraction(model: TextureModel, height: int, width: int) -> float:
+    """Seed fraction that keeps one token per sequence (column: the top row of each column; spiral: the
+    centre; raster: the first row, the shortest seed ``seed_length`` gives)."""
+    gh, gw = height // model.codec.patch, width // model.codec.patch
+    return 1.0 / gh if model.cfg.ordering == "column" else 1.0 / (gh * gw)
+
+
 def complete(model: TextureModel, images: np.ndarray, seed_fraction: float, temperature: float = 1.0,
-             top_k: int | None = None, use_cache: bool = True, seed: int = 0, label: int | None = None) -> np.ndarray:
+             top_k: int | None = None, use_cache: bool = True, seed: int = 0, label: int | None = None,
+             guidance: float = 1.0) -> np.ndarray:
     """Keep the seed part of each image (B, H, W, 3) and generate the rest; returns (B, H, W, 3) uint8.
 
     The seed is measured on the token grid (pixels, or VQ codes); ``label`` asks a conditioned model
-    for one class (e.g. a material)."""
+    for one class (e.g. a material), with classifier-free ``guidance`` (1 = none)."""
     tokens, gh, gw = to_sequences(model, images)
     s = seed_length(model.cfg.ordering, gh, gw, seed_fraction)
     device = tokens.device
     gen = torch.Generator(device=device).manual_seed(seed)
     out = generate(model, tokens[:, :s], tokens.shape[1], temperature, top_k, use_cache, gen,
-                   cond=class_tensor(model, tokens.shape[0], label))
+                   cond=class_tensor(model, tokens.shape[0], label), guidance=guidance)
     return to_images(model, out, gh, gw)
 
 
@@ -104,8 +120,7 @@ def sample_sheet(model_path: str | Path, split_tsv: str | Path, out_png: str | P
                  seed_fraction: float = 0.5, temperature: float = 1.0, root: str | Path = ".") -> dict:
     """Rows of [seed | model completion | truth] for held-out crops, plus two solid-colour seeds."""
     model, payload = load_model(model_path)
-    h = size
-    w = size
+    h, w = image_shape(model, size)
     val = [r for r in read_tsv(split_tsv) if r["split"] == "val"][:2]
     crops = []
     for r in val:

@@ -22,7 +22,7 @@ from ..io import read_tsv
 from ..materials import load_materials
 from ..models.model import TextureModel
 from ..models.orderings import crop_shape
-from ..models.sample import complete, grid, to_sequences
+from ..models.sample import complete, first_token_fraction, grid, image_shape, to_sequences
 
 log = logging.getLogger("texgen.probes.linear")
 HIST_BINS = 4  # per channel: 4^3 = 64 colour-histogram features
@@ -193,23 +193,32 @@ def conditioning_probe(model: TextureModel, split_tsv: str | Path, materials_tsv
     keep = [i for i, r in enumerate(meta) if materials.get(r["tile"], "") in classes]
     y = np.array([classes.index(materials[meta[i]["tile"]]) for i in keep])
     judge = fit_logistic(colour_histograms(crops[keep]), y, len(classes))
-    size, n = p["free_size"], p["conditioned_samples"]
-    seed_img = np.full((n, size, size, 3), 128, np.uint8)
-    frac = 1.0 / size if model.cfg.ordering == "column" else 1.0 / (size * size)
-    rows, per_class, uncond_hits = [], {}, []
-    unconditioned = complete(model, seed_img, frac, p["temperature"], None, True, p["seed"], None)
+    h, w = image_shape(model, p["free_size"])
+    n, guidance = p["conditioned_samples"], p["guidance"]
+    seed_img = np.full((n, h, w, 3), 128, np.uint8)
+    frac = first_token_fraction(model, h, w)
+
+    def draw(label, g=1.0):
+        return complete(model, seed_img, frac, p["temperature"], None, True, p["seed"], label, g)
+
+    unconditioned = draw(None)
     uncond_pred = judge(colour_histograms(unconditioned))
+    rows, per_class = [], {}
     for c, name in enumerate(classes):
-        samples = complete(model, seed_img, frac, p["temperature"], None, True, p["seed"], c)
-        pred = judge(colour_histograms(samples))
-        per_class[name] = {"conditioned": float((pred == c).mean()), "unconditioned": float((uncond_pred == c).mean())}
-        uncond_hits.append(float((uncond_pred == c).mean()))
-        rows.append(grid(list(samples), scale=2))
+        plain, guided = draw(c), draw(c, guidance)
+        per_class[name] = {"conditioned": float((judge(colour_histograms(plain)) == c).mean()),
+                           "guided": float((judge(colour_histograms(guided)) == c).mean()),
+                           "unconditioned": float((uncond_pred == c).mean())}
+        rows.append(grid(list(guided), scale=2))
     rows.append(grid(list(unconditioned), scale=2))
     sheet = np.concatenate([np.pad(r, ((0, 6), (0, 0), (0, 0)), constant_values=255) for r in rows])
-    result = {"classes": classes, "samples_per_class": n, "size": size, "per_class": per_class,
-              "conditioned_rate": float(np.mean([v["conditioned"] for v in per_class.values()])),
-              "unconditioned_rate": float(np.mean(uncond_hits)), "chance": 1.0 / len(classes),
+
+    def rate(key):
+        return float(np.mean([v[key] for v in per_class.values()]))
+
+    result = {"classes": classes, "samples_per_class": n, "size": h, "width": w, "per_class": per_class,
+              "guidance": guidance, "conditioned_rate": rate("conditioned"), "guided_rate": rate("guided"),
+              "unconditioned_rate": rate("unconditioned"), "chance": 1.0 / len(classes),
               "judge": "colour-histogram logistic regression on real crops",
               "sheet_rows": classes + ["(no label)"]}
     return result, sheet

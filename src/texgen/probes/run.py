@@ -19,7 +19,8 @@ from PIL import Image
 from ..io import read_tsv, write_text
 from ..models.model import TextureModel, generate, load_model
 from ..models.orderings import roll, spiral_order
-from ..models.sample import complete, grid, mark_seed, save_png, seed_mask, to_images, to_sequences
+from ..models.sample import (complete, first_token_fraction, grid, image_shape, mark_seed, save_png, seed_mask,
+                             to_images, to_sequences)
 from . import metrics as M
 from .classical import efros_leung
 
@@ -30,7 +31,7 @@ COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "dark grey": (64, 64, 6
            "yellow": (255, 255, 0), "cyan": (0, 255, 255), "magenta": (255, 0, 255), "brown": (120, 72, 32)}
 PROBE_DEFAULTS = {"new_pixels": 32, "crop": 32, "crops": 8, "samples": 4, "temperature": 1.0, "free_size": 32,
                   "seed": 0, "probe_crops_per_tile": 4, "probe_folds": 5, "conditioned_samples": 4,
-                  "score_crops": 32}
+                  "score_crops": 32, "guidance": 3.0}
 
 
 
@@ -120,8 +121,11 @@ def pattern_probe(model, p):
     return {"accuracy": M.side_accuracy(gen, truth)}, grid([disp], scale=_scale(model))
 
 
-def _val_crops(split_tsv: str | Path, size: int, n: int, seed: int, root: str | Path = ".") -> list[np.ndarray]:
+def _val_crops(split_tsv: str | Path, size: int, n: int, seed: int, root: str | Path = ".",
+               width: int | None = None) -> list[np.ndarray]:
+    """n random crops (size x width, default square) of the validation tiles."""
     rows = [r for r in read_tsv(split_tsv) if r["split"] == "val"]
+    width = width or size
     rng = np.random.default_rng(seed)
     crops = []
     for i in range(n):
@@ -129,15 +133,15 @@ def _val_crops(split_tsv: str | Path, size: int, n: int, seed: int, root: str | 
         with Image.open(Path(root, r["tile"])) as im:
             arr = np.asarray(im.convert("RGB"))
         y = int(rng.integers(0, arr.shape[0] - size + 1))
-        x = int(rng.integers(0, arr.shape[1] - size + 1))
-        crops.append(arr[y:y + size, x:x + size].copy())
+        x = int(rng.integers(0, arr.shape[1] - width + 1))
+        crops.append(arr[y:y + size, x:x + width].copy())
     return crops
 
 
-def _fill_order(ordering: str, size: int) -> np.ndarray:
+def _fill_order(ordering: str, height: int, width: int) -> np.ndarray:
     if ordering == "spiral":
-        return spiral_order(size)
-    return np.arange(size * size)  # CIT columns grow downwards in parallel: row by row
+        return spiral_order(height)
+    return np.arange(height * width)  # CIT columns grow downwards in parallel: row by row
 
 
 def _completion_scores(crops, samples, mask) -> dict:
@@ -163,11 +167,12 @@ def _completion_scores(crops, samples, mask) -> dict:
 
 
 def completion_probe(model, split_tsv, p, root="."):
-    size, k = p["crop"], p["samples"]
-    crops = _val_crops(split_tsv, size, p["crops"], p["seed"], root)
+    k = p["samples"]
+    size, width = image_shape(model, p["crop"])
+    crops = _val_crops(split_tsv, size, p["crops"], p["seed"], root, width)
     ordering = model.cfg.ordering
     frac = 0.5
-    mask = seed_mask(ordering, size, size, frac, model.codec.patch)
+    mask = seed_mask(ordering, size, width, frac, model.codec.patch)
     batch = np.stack(crops)
     samples = [[] for _ in crops]
     for j in range(k):
@@ -175,7 +180,7 @@ def completion_probe(model, split_tsv, p, root="."):
         for i in range(len(crops)):
             samples[i].append(done[i])
     scores = _completion_scores(crops, samples, mask)
-    classical = [[efros_leung(c, mask, _fill_order(ordering, size), seed=p["seed"] + j) for j in range(k)]
+    classical = [[efros_leung(c, mask, _fill_order(ordering, size, width), seed=p["seed"] + j) for j in range(k)]
                  for c in crops]
     ref = _completion_scores(crops, classical, mask)
     half = len(crops) // 2
@@ -221,18 +226,17 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
 
 def free_probe(model, split_tsv, p, root="."):
     """Textures of free_size^2 grown from one seed pixel per sequence; tileability; pixels/s."""
-    size = p["free_size"]
-    crops = _val_crops(split_tsv, size, 2, p["seed"] + 99, root)
-    ordering = model.cfg.ordering
-    side = size // model.codec.patch
-    frac = 1.0 / side if ordering == "column" else 1.0 / (side * side)
+    size, width = image_shape(model, p["free_size"])
+    crops = _val_crops(split_tsv, size, 2, p["seed"] + 99, root, width)
+    frac = first_token_fraction(model, size, width)
     t = time.perf_counter()
     done = complete(model, np.stack(crops), frac, p["temperature"], None, True, p["seed"])
     seconds = time.perf_counter() - t
-    generated = done.shape[0] * size * size * (1 - frac)
+    generated = done.shape[0] * size * width * (1 - seed_mask(model.cfg.ordering, size, width, frac,
+                                                                model.codec.patch).mean())
     tiles = [np.tile(d, (2, 2, 1)) for d in done]
     return {"tileability": float(np.mean([M.tileability(d) for d in done])),
-            "pixels_per_s": generated / seconds, "size": size}, grid(tiles, scale=3)
+            "pixels_per_s": generated / seconds, "size": size, "width": width}, grid(tiles, scale=3)
 
 
 def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Path, params: dict,
