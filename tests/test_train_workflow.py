@@ -3,26 +3,53 @@ the report opens in a real browser with no errors, every image loaded and every 
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 import yaml
+from PIL import Image
 
 from texgen.io import read_tsv
 
 from .browser import inspect_page, require_chromium
-from .helpers import ROOT
+from .helpers import ROOT, skimage_data
 from .test_workflow import TINY_VARIANT, jobs_of, snakemake, tiny_full_config
 
 pytestmark = pytest.mark.slow
 
+SQUARE = {"train": {**TINY_VARIANT["train"], "batch": 4}}
+TOKENIZER = {"tokenizer": {"patch": 2, "width": 8, "codebook_size": 16, "code_dim": 4},
+             "train": {"steps": 20, "batch": 4, "crop": 8, "warmup": 5, "eval_crops": 4, "log_every": 5},
+             "data": {"val_fraction": 0.3}, "resources": {"cpus": 1, "mem_mb": 1500}}
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("full")
-    work, cfg = tiny_full_config(tmp_path, {
+    work, cfg = tiny_full_config(tmp_path, copy.deepcopy({
         "cit_tiny": TINY_VARIANT,
-        "sit_tiny": {**TINY_VARIANT, "ordering": "spiral", "context": 63, "train": {**TINY_VARIANT["train"], "batch": 4}},
-        "grey_tiny": {**TINY_VARIANT, "codec": "grey", "data": {**TINY_VARIANT["data"], "sources": ["pack"]}}})
+        "sit_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "spiral", "context": 63},
+        "grey_tiny": {**TINY_VARIANT, "codec": "grey", "data": {**TINY_VARIANT["data"], "sources": ["pack"]}},
+        "energy_tiny": {**TINY_VARIANT, "codec": "energy"},
+        "pal_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "raster", "codec": "palette", "palette_size": 8,
+                     "context": 15, "condition": "material"},
+        "vq_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "raster", "codec": "vq", "tokenizer": "tok_tiny",
+                    "context": 15}}))  # deep copies: YAML would write shared dicts as anchors, edited together
+    plain = copy.deepcopy(TOKENIZER)
+    plain["tokenizer"].update(factorized=False, l2_norm=False)
+    cfg["models"]["tokenizers"] = {"tok_tiny": copy.deepcopy(TOKENIZER), "tok_plain_tiny": plain}
+    cfg["models"]["tokenizer_build"] = ["tok_plain_tiny"]
+    # a third source: other parts of the same textures, so every label has files on both sides of a split
+    extra = tmp_path / "in" / "extra"
+    extra.mkdir()
+    for name in ("brick", "grass", "gravel"):
+        with Image.open(skimage_data() / f"{name}.png") as im:
+            im.convert("RGB").crop((256, 256, 512, 512)).save(extra / f"{name}_detail.png")
+    cfg["sources"]["extra"] = {"kind": "folder", "type": "website", "path": str(extra)}
+    demo = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["materials"] = {**demo["materials"], "min_files": 1}
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     snakemake(work, "all")
     return tmp_path, work, cfg
 
@@ -39,6 +66,46 @@ def test_outputs_of_every_stage(tiny_run):
         assert probe["completion"]["model"]["psnr"] > 0 and probe["free"]["pixels_per_s"] > 0
     assert (work / "results/analysis/plots/combined_lab.png").exists()
     assert "Nothing to be done" in snakemake(work, "-n", "all")
+
+
+def test_token_variants_linear_probes_and_conditioning(tiny_run):
+    import numpy as np
+
+    _, work, cfg = tiny_run
+    variants = cfg["models"]["variants"]
+    for v in variants:  # every variant: a completion, free textures and accuracy per layer for both label kinds
+        probe = json.loads((work / f"results/probes/{v}/metrics.json").read_text())
+        assert probe["completion"]["model"]["psnr"] > 0 and probe["free"]["pixels_per_s"] > 0
+        assert set(probe["colour"]["delta_e"]) >= {"black", "white"}
+        linear = json.loads((work / f"results/probes/{v}/linear.json").read_text())
+        assert linear["layers"] == list(range(variants[v]["n_layer"] + 1))
+        if v == "grey_tiny":  # trained on the pack alone: one file, nothing to separate
+            assert "nothing to separate" in linear["material"]["skipped"] and "skipped" in linear["source"]
+            continue
+        for task in ("material", "source"):
+            t = linear[task]
+            assert len(t["trained"]) == len(t["random_init"]) == len(linear["layers"])
+            assert all(0 <= a <= 1 for a in t["trained"] + t["random_init"] + [t["colour_histogram"], t["majority"]])
+        # wood (the pack's one file) cannot be held out and learned at once: it is dropped, and said so
+        assert linear["material"]["classes"] == ["masonry", "plant", "stone"]
+        assert linear["material"]["dropped_classes"] == ["wood"]
+        assert linear["source"]["classes"] == ["extra", "photos"]
+        if v != "vq_tiny":  # pixel codecs: held-out energy score and MSE side by side
+            assert probe["next_pixel"]["energy_score"] > 0 and probe["next_pixel"]["mse_mean_prediction"] > 0
+    palette = np.load(work / "results/palettes/8.npy")
+    assert palette.shape == (8, 3) and palette.dtype == np.uint8
+    pal = json.loads((work / "results/probes/pal_tiny/metrics.json").read_text())["palette"]
+    assert 0 < pal["mean_delta_e2000"] < 30
+    for tok in ("tok_tiny", "tok_plain_tiny"):
+        e = json.loads((work / f"results/tokenizers/{tok}/eval.json").read_text())
+        assert 0 < e["usage"] <= 1 and e["used"] >= 1 and e["psnr"] > 5
+    cond = json.loads((work / "results/probes/pal_tiny/conditioned.json").read_text())
+    assert cond["classes"] == ["masonry", "plant", "stone", "wood"]
+    for key in ("conditioned_rate", "guided_rate", "unconditioned_rate"):
+        assert 0 <= cond[key] <= 1
+    assert (work / "results/probes/pal_tiny/conditioned.png").stat().st_size > 200
+    assert (work / "results/probes/linear_probes.png").stat().st_size > 5000
+    assert not (work / "results/probes/cit_tiny/conditioned.json").exists()
 
 
 def test_probes_are_reproducible(tiny_run):
@@ -60,7 +127,9 @@ def test_report_in_a_real_browser(tiny_run):
     assert page["errors"] == []
     assert page["images"] >= 20 and page["broken_images"] == []
     assert page["tables"] >= 8 and page["empty_tables"] == []
-    for text in ("Table 1", "Table 2", "cit_tiny", "sit_tiny", "Efros–Leung", "real vs real", "git commit"):
+    for text in ("Table 1", "Table 2", "cit_tiny", "sit_tiny", "Efros–Leung", "real vs real", "git commit",
+                 "Palette of 8 colours", "tok_plain_tiny", "codes used", "Linear probes per layer", "energy score",
+                 "Material-conditioned generation", "pal_tiny: samples asked for a material"):
         assert text in page["text"]
 
 
@@ -71,7 +140,7 @@ def test_only_stale_variants_rerun(tiny_run):
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     out = snakemake(work, "-n", "train")
     assert jobs_of(out) == {"train_model", "sample_sheet", "model_summary", "train"}
-    assert "wildcards: variant=cit_tiny" in out and "variant=sit_tiny" not in out
+    assert out.count("rule train_model:") == 1 and "wildcards: variant=cit_tiny" in out
     # changing its resources does not retrain
     cfg["models"]["variants"]["cit_tiny"]["train"]["steps"] = 30
     cfg["models"]["variants"]["cit_tiny"]["resources"]["mem_mb"] = 2000
@@ -82,3 +151,22 @@ def test_only_stale_variants_rerun(tiny_run):
     (tmp_path / "review" / "photos.tsv").write_text(f"{photos['grass_surface.png']['id']}\treject\tnot wanted\n")
     out = snakemake(work, "-n", "train")
     assert "variant=cit_tiny" in out and "variant=sit_tiny" in out and "variant=grey_tiny" not in out
+    (tmp_path / "review" / "photos.tsv").unlink()
+    assert "Nothing to be done" in snakemake(work, "-n", "train")
+
+
+def test_changing_a_code_prior_does_not_retrain_its_tokenizer(tiny_run):
+    _, work, cfg = tiny_run
+    cfg["models"]["variants"]["vq_tiny"]["n_embd"] = 16
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = snakemake(work, "-n", "train")
+    assert "train_model" in jobs_of(out) and "train_tokenizer" not in jobs_of(out)
+    assert "variant=vq_tiny" in out and "variant=pal_tiny" not in out
+    cfg["models"]["variants"]["vq_tiny"]["n_embd"] = 24
+    cfg["models"]["tokenizers"]["tok_tiny"]["train"]["steps"] = 25  # a new tokenizer: its prior retrains too
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = snakemake(work, "-n", "train")
+    assert {"train_tokenizer", "train_model"} <= jobs_of(out)
+    assert "tokenizer=tok_tiny" in out and "tokenizer=tok_plain_tiny" not in out
+    cfg["models"]["tokenizers"]["tok_tiny"]["train"]["steps"] = 20
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -157,17 +157,24 @@ def linear_probes(model: TextureModel, split_tsv: str | Path, materials_tsv: str
     result: dict = {"layers": list(range(len(trained))), "crops": len(crops),
                     "layer_names": ["embedding"] + [f"block {i + 1}" for i in range(len(trained) - 1)]}
     for task, names in tasks.items():
-        keep = np.array([bool(n) for n in names])
-        classes = sorted({n for n in names if n})
+        files: dict[str, set] = {}
+        for n, g in zip(names, groups):
+            if n:
+                files.setdefault(n, set()).add(g)
+        # a class needs files on both sides of a split to be learnable and testable
+        classes = sorted(c for c, f in files.items() if len(f) >= 2)
+        dropped = sorted(c for c, f in files.items() if len(f) < 2)
+        keep = np.array([n in classes for n in names])
         n_files = len(set(groups[keep]))
-        if len(classes) < 2 or n_files < 2:
-            result[task] = {"skipped": f"{len(classes)} class(es) over {n_files} file(s): nothing to separate"}
+        if len(classes) < 2:
+            result[task] = {"skipped": f"{len(classes)} class(es) with at least 2 files: nothing to separate",
+                            "dropped_classes": dropped}
             continue
         y = np.array([classes.index(n) for n, k in zip(names, keep) if k])
         g = groups[keep]
         folds = min(p["probe_folds"], n_files)
         result[task] = {
-            "classes": classes, "crops": int(keep.sum()), "files": n_files, "folds": folds,
+            "classes": classes, "dropped_classes": dropped, "crops": int(keep.sum()), "files": n_files, "folds": folds,
             "trained": [probe_accuracy(f[keep], y, g, folds, p["seed"]) for f in trained],
             "random_init": [probe_accuracy(f[keep], y, g, folds, p["seed"]) for f in random],
             "colour_histogram": probe_accuracy(hist[keep], y, g, folds, p["seed"]),
