@@ -119,7 +119,7 @@ def test_straight_through_gradient_and_losses():
     (zq * g).sum().backward()
     assert torch.allclose(z.grad, g)  # backward: the decoder's gradient passes straight through
     d = ((q.codebook.weight[idx] - z) ** 2).mean()
-    assert float(loss) == pytest.approx(float(d) * 1.25, rel=1e-5)  # codebook + 0.25 x commitment
+    assert loss.item() == pytest.approx(d.item() * 1.25, rel=1e-5)  # codebook + 0.25 x commitment
 
 
 def test_tokenizer_shapes_usage_and_laplace():

@@ -27,7 +27,7 @@ TOKENIZER = {"tokenizer": {"patch": 2, "width": 8, "codebook_size": 16, "code_di
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("full")
-    work, cfg = tiny_full_config(tmp_path, copy.deepcopy({
+    variants = {
         "cit_tiny": TINY_VARIANT,
         "sit_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "spiral", "context": 63},
         "grey_tiny": {**TINY_VARIANT, "codec": "grey", "data": {**TINY_VARIANT["data"], "sources": ["pack"]}},
@@ -35,7 +35,9 @@ def tiny_run(tmp_path_factory):
         "pal_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "raster", "codec": "palette", "palette_size": 8,
                      "context": 15, "condition": "material"},
         "vq_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "raster", "codec": "vq", "tokenizer": "tok_tiny",
-                    "context": 15}}))  # deep copies: YAML would write shared dicts as anchors, edited together
+                    "context": 15}}
+    # one deep copy per variant: YAML writes shared dicts as anchors, which edits would change together
+    work, cfg = tiny_full_config(tmp_path, {name: copy.deepcopy(v) for name, v in variants.items()})
     plain = copy.deepcopy(TOKENIZER)
     plain["tokenizer"].update(factorized=False, l2_norm=False)
     cfg["models"]["tokenizers"] = {"tok_tiny": copy.deepcopy(TOKENIZER), "tok_plain_tiny": plain}
