@@ -63,14 +63,38 @@ def grouped_folds(groups: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]
     return [np.flatnonzero(assignment == f) for f in range(min(k, len(uniq)))]
 
 
+L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+
+
+def _cv_accuracy(features, labels, groups, folds, seed, n_classes, l2) -> float:
+    correct = 0
+    for test in grouped_folds(groups, folds, seed):
+        train = np.setdiff1d(np.arange(len(labels)), test)
+        predict = fit_logistic(features[train], labels[train], n_classes, l2=l2)
+        correct += int((predict(features[test]) == labels[test]).sum())
+    return correct / len(labels)
+
+
+def choose_l2(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, n_classes: int,
+              grid: tuple[float, ...] = L2_GRID, folds: int = 3, seed: int = 0) -> float:
+    """The L2 penalty with the best grouped cross-validated accuracy on these (training) samples."""
+    if len(grid) == 1 or len(np.unique(groups)) < 2:
+        return grid[0]
+    scores = [_cv_accuracy(features, labels, groups, min(folds, len(np.unique(groups))), seed, n_classes, l2)
+              for l2 in grid]
+    return grid[int(np.argmax(scores))]
+
+
 def probe_accuracy(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5,
-                   seed: int = 0) -> float:
-    """Held-out accuracy of a logistic regression, grouped k-fold by file."""
+                   seed: int = 0, grid: tuple[float, ...] = L2_GRID) -> float:
+    """Held-out accuracy of a logistic regression, grouped k-fold by file; the L2 penalty is chosen by
+    an inner grouped cross-validation on each training fold (nested: the held-out fold never picks it)."""
     n_classes = int(labels.max()) + 1
     correct = 0
     for test in grouped_folds(groups, folds, seed):
         train = np.setdiff1d(np.arange(len(labels)), test)
-        predict = fit_logistic(features[train], labels[train], n_classes)
+        l2 = choose_l2(features[train], labels[train], groups[train], n_classes, grid, seed=seed)
+        predict = fit_logistic(features[train], labels[train], n_classes, l2=l2)
         correct += int((predict(features[test]) == labels[test]).sum())
     return correct / len(labels)
 
