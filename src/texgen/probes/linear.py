@@ -28,28 +28,33 @@ log = logging.getLogger("texgen.probes.linear")
 HIST_BINS = 4  # per channel: 4^3 = 64 colour-histogram features
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3, iterations: int = 100):
-    """Multinomial logistic regression on standardised features (L-BFGS, float64); returns a predictor."""
-    xt = torch.as_tensor(x, dtype=torch.float64)
-    mean, std = xt.mean(0), xt.std(0, unbiased=False).clamp_min(1e-8)
-    xs = (xt - mean) / std
-    yt = torch.as_tensor(y, dtype=torch.long)
-    w = torch.zeros(xs.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=iterations, line_search_fn="strong_wolfe")
+def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3, iterations: int = 200):
+    """Multinomial logistic regression on standardised features (L-BFGS with the analytic gradient of
+    mean cross-entropy + l2 |W|^2); returns a predictor of class indices."""
+    from scipy.optimize import minimize
 
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(xs @ w + b, yt) + l2 * (w ** 2).sum()
-        loss.backward()
-        return loss
+    x = np.asarray(x, np.float64)
+    mean, std = x.mean(0), np.maximum(x.std(0), 1e-8)
+    xs = (x - mean) / std
+    n, d = xs.shape
+    onehot = np.eye(n_classes)[np.asarray(y)]
 
-    opt.step(closure)
-    w_, b_ = w.detach(), b.detach()
+    def loss_grad(theta):
+        w, b = theta[: d * n_classes].reshape(d, n_classes), theta[d * n_classes:]
+        z = xs @ w + b
+        z -= z.max(1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+        p = np.exp(logp)
+        loss = -(onehot * logp).sum() / n + l2 * (w ** 2).sum()
+        g = (p - onehot) / n
+        return loss, np.concatenate([(xs.T @ g + 2 * l2 * w).ravel(), g.sum(0)])
+
+    res = minimize(loss_grad, np.zeros(d * n_classes + n_classes), jac=True, method="L-BFGS-B",
+                   options={"maxiter": iterations})
+    w, b = res.x[: d * n_classes].reshape(d, n_classes), res.x[d * n_classes:]
 
     def predict(features: np.ndarray) -> np.ndarray:
-        z = (torch.as_tensor(features, dtype=torch.float64) - mean) / std
-        return (z @ w_ + b_).argmax(1).numpy()
+        return (((np.asarray(features, np.float64) - mean) / std) @ w + b).argmax(1)
 
     return predict
 
