@@ -247,3 +247,17 @@ def test_material_categories_follow_config_priority_and_min_files(tmp_path):
     assert got["t0.png"] == ("masonry", "masonry") and got["t2.png"] == ("tile", "")  # one tile file: dropped
     assert got["t4.png"] == ("wood", "wood") and got["t5.png"] == ("", "")
     assert summary["files_per_category"] == {"masonry": 2, "tile": 1, "wood": 2} and summary["usable"] == ["masonry", "wood"]
+
+
+def test_raster_windows_slide_by_whole_rows():
+    from texgen.models.sample import image_shape, window_stride
+
+    model = TextureModel(ModelConfig(ordering="raster", codec="grey", context=63, n_embd=16, n_head=2, n_layer=1))
+    assert image_shape(model, 32) == (32, 8)  # rows as wide as the 8 x 8 training crops
+    assert window_stride(model, 8) == 24 and window_stride(model, 8) % 8 == 0
+    column = TextureModel(ModelConfig(ordering="column", codec="grey", context=63, n_embd=16, n_head=2, n_layer=1))
+    assert window_stride(column, 8) == 31
+    images = np.stack([_brick(32)[:, :8]])
+    a = complete(model, images, 0.25, temperature=0)  # 256 pixels: the window slides several times
+    b = complete(model, images, 0.25, temperature=0, use_cache=False)
+    assert np.array_equal(a, b)

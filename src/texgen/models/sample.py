@@ -55,6 +55,15 @@ def image_shape(model: TextureModel, size: int) -> tuple[int, int]:
     return size, crop_shape("raster", model.cfg.context, 1)[1] * model.codec.patch
 
 
+def window_stride(model: TextureModel, grid_w: int) -> int:
+    """How far the context window slides beyond the context: half the context, except for raster
+    order, where it is a whole number of rows, so that a token's position keeps meaning its column
+    (a raster model's learned positions encode row and column; a shift by part of a row would put
+    every token in the wrong column)."""
+    half = max(model.cfg.context // 2, 1)
+    return grid_w * max(1, half // grid_w) if model.cfg.ordering == "raster" else half
+
+
 def first_token_fraction(model: TextureModel, height: int, width: int) -> float:
     """Seed fraction that keeps one token per sequence (column: the top row of each column; spiral: the
     centre; raster: the first row, the shortest seed ``seed_length`` gives)."""
@@ -74,7 +83,8 @@ def complete(model: TextureModel, images: np.ndarray, seed_fraction: float, temp
     device = tokens.device
     gen = torch.Generator(device=device).manual_seed(seed)
     out = generate(model, tokens[:, :s], tokens.shape[1], temperature, top_k, use_cache, gen,
-                   cond=class_tensor(model, tokens.shape[0], label), guidance=guidance)
+                   stride=window_stride(model, gw), cond=class_tensor(model, tokens.shape[0], label),
+                   guidance=guidance)
     return to_images(model, out, gh, gw)
 
 

@@ -20,7 +20,7 @@ from ..io import read_tsv, write_text
 from ..models.model import TextureModel, generate, load_model
 from ..models.orderings import roll, spiral_order
 from ..models.sample import (complete, first_token_fraction, grid, image_shape, mark_seed, save_png, seed_mask,
-                             to_images, to_sequences)
+                             to_images, to_sequences, window_stride)
 from . import metrics as M
 from .classical import efros_leung
 
@@ -43,7 +43,8 @@ def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new
     ordering, patch = model.cfg.ordering, model.codec.patch
     tokens, gh, gw = to_sequences(model, image[None])
     gen = torch.Generator().manual_seed(p["seed"])
-    out = generate(model, tokens[:, :seed_len], seed_len + n_new, p["temperature"], None, True, gen)
+    out = generate(model, tokens[:, :seed_len], seed_len + n_new, p["temperature"], None, True, gen,
+                   stride=window_stride(model, gw))
     canvas = tokens.clone()
     canvas[:, :seed_len + n_new] = out
     shown = to_images(model, canvas, gh, gw)[0]
@@ -71,6 +72,9 @@ def _probe_image_shape(model: TextureModel, n_new: int, cap_rows: int = 128, col
         seed_len = min(ctx, cap_rows)  # CIT: 32 columns x up to 128 rows of context
         return (seed_len + n_new) * patch, columns * patch, seed_len
     seed_len = ctx  # SIT / raster: the whole context
+    if model.cfg.ordering == "raster":  # rows as wide as the training crops
+        width = _side(ctx + 1)
+        return -(-(seed_len + n_new) // width) * patch, width * patch, seed_len
     side = _side(seed_len + n_new)
     return side * patch, side * patch, seed_len
 
