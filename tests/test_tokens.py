@@ -146,6 +146,8 @@ def test_vq_prior_completes_images_through_the_code_grid():
     assert out.shape == images.shape and out.dtype == np.uint8
     mask = seed_mask("raster", 8, 8, 0.5, patch=2)
     assert mask[:4].all() and not mask[4:].any()
+    with pytest.raises(ValueError, match="multiples of 2"):
+        complete(model, images[:, :7], 0.5)
 
 
 # --- energy head --------------------------------------------------------------------------------------

@@ -190,7 +190,11 @@ def _cmd_sample(a: argparse.Namespace) -> None:
         colour = tuple(int(c) for c in a.colour.split(","))
         arr = np.full((a.height, a.width, 3), colour, np.uint8)
     images = np.repeat(arr[None], a.count, axis=0)
-    out = complete(model, images, a.seed_fraction, a.temperature, a.top_k, not a.no_cache, a.seed, label, a.guidance)
+    try:
+        out = complete(model, images, a.seed_fraction, a.temperature, a.top_k, not a.no_cache, a.seed, label,
+                       a.guidance)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if a.mark_seed:
         mask = seed_mask(model.cfg.ordering, a.height, a.width, a.seed_fraction, model.codec.patch)
         out = np.stack([mark_seed(o, mask) for o in out])

@@ -31,6 +31,10 @@ def seed_length(ordering: str, height: int, width: int, seed_fraction: float) ->
 def to_sequences(model: TextureModel, images: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, int, int]:
     """uint8 images (B, H, W, 3) -> model tokens (N, T, ...) and the token grid's (height, width)."""
     device = next(model.parameters()).device
+    patch = model.codec.patch
+    if images.shape[1] % patch or images.shape[2] % patch:
+        raise ValueError(f"images of {images.shape[1]}x{images.shape[2]} pixels: this model's tokens cover "
+                         f"{patch}x{patch} pixels, so both sides must be multiples of {patch}")
     grid_ = model.codec.to_grid(torch.as_tensor(np.ascontiguousarray(images)).to(device))
     return model.codec.encode(unroll(grid_, model.cfg.ordering)), grid_.shape[1], grid_.shape[2]
 
