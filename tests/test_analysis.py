@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from texgen.analysis.counts import TileError, combine, count_source, load_counts, pack_rgb, unpack_rgb
+from texgen.analysis.counts import (
+    TileError,
+    combine,
+    count_source,
+    load_counts,
+    pack_rgb,
+    unpack_rgb,
+)
 from texgen.analysis.plots import plot_grid, plot_lab, plot_rgb
 from texgen.analysis.stats import colour_stats, load_stats, write_stats
 from texgen.io import write_tsv

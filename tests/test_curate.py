@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from texgen.acquire import PROVENANCE_COLUMNS, Provenance
 from texgen.acquire.folder import import_folder
-from texgen.acquire import Provenance, PROVENANCE_COLUMNS
 from texgen.globs import matcher
 from texgen.imaging import decode, tile_grid
 from texgen.io import read_tsv, write_tsv

@@ -17,7 +17,13 @@ from PIL import Image
 
 from texgen.io import read_tsv, write_tsv
 from texgen.models.data import split_tiles
-from texgen.models.model import ModelConfig, TextureModel, generate, load_model, window_start
+from texgen.models.model import (
+    ModelConfig,
+    TextureModel,
+    generate,
+    load_model,
+    window_start,
+)
 from texgen.models.orderings import crop_shape, roll, spiral_matrix, unroll
 from texgen.models.sample import complete, mark_seed, seed_mask
 from texgen.models.train import train

@@ -12,10 +12,27 @@ from texgen.io import write_tsv
 from texgen.materials import category_of, material_table
 from texgen.models.codecs import EnergyCodec, PaletteCodec, energy_score
 from texgen.models.model import ModelConfig, TextureModel, generate
-from texgen.models.palette import (encode_nearest, fit_palette, quantisation_error, rgb_to_lab, weighted_kmeans)
+from texgen.models.palette import (
+    encode_nearest,
+    fit_palette,
+    quantisation_error,
+    rgb_to_lab,
+    weighted_kmeans,
+)
 from texgen.models.sample import complete, seed_mask, to_sequences
-from texgen.models.vq import Quantizer, Tokenizer, TokenizerConfig, codebook_usage, logit_laplace_nll
-from texgen.probes.linear import colour_histograms, grouped_folds, majority_accuracy, probe_accuracy
+from texgen.models.vq import (
+    Quantizer,
+    Tokenizer,
+    TokenizerConfig,
+    codebook_usage,
+    logit_laplace_nll,
+)
+from texgen.probes.linear import (
+    colour_histograms,
+    grouped_folds,
+    majority_accuracy,
+    probe_accuracy,
+)
 
 from .helpers import skimage_data
 

@@ -165,7 +165,14 @@ def _cmd_sample(a: argparse.Namespace) -> None:
     from PIL import Image
 
     from .models.model import load_model
-    from .models.sample import complete, grid, image_shape, mark_seed, save_png, seed_mask
+    from .models.sample import (
+        complete,
+        grid,
+        image_shape,
+        mark_seed,
+        save_png,
+        seed_mask,
+    )
 
     model, _ = load_model(a.model)
     natural = image_shape(model, a.height)[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -10,10 +10,11 @@ from torch import nn
 
 from .backbone import Backbone, BackboneConfig, KVCache
 from .codecs import make_codec
+from .configs import DictConfig
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(DictConfig):
     ordering: str = "column"  # column (CIT) | spiral (SIT) | raster
     codec: str = "rgb"  # rgb (regression) | grey (256 levels) | palette (k-means tokens) | energy | vq
     output: str = "sigmoid"  # rgb codec: sigmoid | clamp
@@ -30,13 +31,6 @@ class ModelConfig:
     classes: list = field(default_factory=list)  # conditioning labels (material categories); [] = none
     cond_dropout: float = 0.1  # share of training sequences whose label is replaced by "no label"
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class TextureModel(nn.Module):

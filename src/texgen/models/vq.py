@@ -21,7 +21,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +31,14 @@ from torch import nn
 
 from ..io import atomic_path, write_text, write_tsv
 from .codecs import ClassCodec
+from .configs import DictConfig
 
 log = logging.getLogger("texgen.vq")
 LAPLACE_EPS = 0.1  # DALL-E: pixels are squeezed into [eps, 1 - eps] before the logit
 
 
 @dataclass
-class TokenizerConfig:
+class TokenizerConfig(DictConfig):
     patch: int = 4  # pixels per code side (a power of two)
     width: int = 32  # channels of the encoder / decoder
     codebook_size: int = 256
@@ -46,14 +47,6 @@ class TokenizerConfig:
     l2_norm: bool = True
     beta: float = 0.25  # commitment weight
     laplace_weight: float = 0.1  # logit-Laplace term next to l2 (weight 1)
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "TokenizerConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (d or {}).items() if k in names})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Quantizer(nn.Module):

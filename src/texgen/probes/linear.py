@@ -22,7 +22,13 @@ from ..io import read_tsv
 from ..materials import load_materials
 from ..models.model import TextureModel
 from ..models.orderings import crop_shape
-from ..models.sample import complete, first_token_fraction, grid, image_shape, to_sequences
+from ..models.sample import (
+    complete,
+    first_token_fraction,
+    grid,
+    image_shape,
+    to_sequences,
+)
 
 log = logging.getLogger("texgen.probes.linear")
 HIST_BINS = 4  # per channel: 4^3 = 64 colour-histogram features

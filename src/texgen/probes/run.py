@@ -19,8 +19,18 @@ from PIL import Image
 from ..io import read_tsv, write_text
 from ..models.model import TextureModel, generate, load_model
 from ..models.orderings import roll, spiral_order
-from ..models.sample import (complete, first_token_fraction, grid, image_shape, mark_seed, save_png, seed_mask,
-                             to_images, to_sequences, window_stride)
+from ..models.sample import (
+    complete,
+    first_token_fraction,
+    grid,
+    image_shape,
+    mark_seed,
+    save_png,
+    seed_mask,
+    to_images,
+    to_sequences,
+    window_stride,
+)
 from . import metrics as M
 from .classical import efros_leung
 
