@@ -173,11 +173,12 @@ def _completion_scores(crops, samples, mask) -> dict:
         best_ssim.append(max(ss))
         w1.append(np.mean([M.lab_wasserstein(o[~mask], truth[~mask]) for o in outs]))
         seams.append(np.mean([M.seam_continuity(o, mask, truth) for o in outs]))
-    generated = [o for outs in samples for o in outs]
+    # SWD between equally sized sets: the j-th sample of every crop against the crops, averaged over j
+    swd = np.mean([M.swd([outs[j] for outs in samples], crops) for j in range(len(samples[0]))])
     return {"mse": float(np.mean(per_mse)), "psnr": float(np.mean(per_psnr)), "ssim": float(np.mean(per_ssim)),
             "best_of_k_mse": float(np.mean(best_mse)), "best_of_k_psnr": float(np.mean(best_psnr)),
             "best_of_k_ssim": float(np.mean(best_ssim)), "lab_w1": float(np.mean(w1)),
-            "swd": M.swd(generated, crops), "seam": float(np.nanmean(seams))}
+            "swd": float(swd), "seam": float(np.nanmean(seams))}
 
 
 def completion_probe(model, split_tsv, p, root="."):
@@ -197,8 +198,10 @@ def completion_probe(model, split_tsv, p, root="."):
     classical = [[efros_leung(c, mask, _fill_order(ordering, size, width), seed=p["seed"] + j) for j in range(k)]
                  for c in crops]
     ref = _completion_scores(crops, classical, mask)
-    half = len(crops) // 2
-    floor = M.swd(crops[:half], crops[half:]) if half else float("nan")
+    # the real-vs-real reference: each crop's seed kept, the rest pasted from another crop of the same
+    # tile, i.e. a perfect texture with the seam of a paste; scored like the model's samples
+    others = _val_crops(split_tsv, size, len(crops), p["seed"] + 1000, root, width)
+    floor = M.swd([np.where(mask[..., None], c, o) for c, o in zip(crops, others)], crops)
     rows = []
     for i in range(min(4, len(crops))):
         seed_only = np.where(mask[..., None], crops[i], WHITE).astype(np.uint8)

@@ -108,6 +108,7 @@ def model_section(variants: dict, build: list[str], assets: Assets) -> dict:
 def probe_section(build: list[str], assets: Assets) -> dict:
     per, table, floors = {}, [], []
     refs: dict[str, dict] = {}
+    real: dict[str, float] = {}
     for v in build:
         m = _json(f"results/probes/{v}/metrics.json")
         images = {k: assets.copy(f"results/probes/{v}/{k}.png", f"probe_{v}_{k}.png")
@@ -117,11 +118,12 @@ def probe_section(build: list[str], assets: Assets) -> dict:
             c = m["completion"]
             table.append({"name": v, **c["model"], "kind": "model"})
             refs.setdefault(m["ordering"], c["classical"])
-            floors.append(c["real_vs_real_swd"])
+            real.setdefault(m["ordering"], c["real_vs_real_swd"])
     for ordering, ref in refs.items():
         table.append({"name": f"Efros–Leung synthesis ({ordering} order)", **ref, "kind": "classical"})
-    floor = sum(floors) / len(floors) if floors else None
-    return {"per_variant": per, "table": table, "swd_floor": floor}
+    for ordering, swd in real.items():
+        floors.append({"name": f"real vs real ({ordering} order)", "swd": swd})
+    return {"per_variant": per, "table": table, "floors": floors}
 
 
 def token_section(variants: dict, build: list[str], tokenizers: list[str], assets: Assets) -> dict:
