@@ -265,6 +265,16 @@ def _cmd_check_config(a: argparse.Namespace) -> None:
     print(f"{a.config}: valid")
 
 
+def _probe_parser(sub, name: str, help_: str, func) -> argparse.ArgumentParser:
+    """A probe command: a trained model, its split and the probe settings."""
+    s = sub.add_parser(name, help=help_)
+    s.add_argument("--model", required=True)
+    s.add_argument("--split", required=True)
+    s.add_argument("--spec", default="{}", help="JSON of the probe settings")
+    s.set_defaults(func=func)
+    return s
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="texgen", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -434,29 +444,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale with --material")
     s.set_defaults(func=_cmd_sample)
 
-    s = sub.add_parser("probe", help="run every probe on one trained variant")
-    s.add_argument("--model", required=True)
-    s.add_argument("--split", required=True)
-    s.add_argument("--spec", default="{}", help="JSON of the probe settings")
+    s = _probe_parser(sub, "probe", "run every probe on one trained variant", _cmd_probe)
     s.add_argument("--out-dir", required=True)
-    s.set_defaults(func=_cmd_probe)
 
-    s = sub.add_parser("linear-probe", help="logistic-regression probes of every layer (material, source)")
-    s.add_argument("--model", required=True)
-    s.add_argument("--split", required=True)
+    s = _probe_parser(sub, "linear-probe", "logistic-regression probes of every layer (material, source)",
+                      _cmd_linear_probe)
     s.add_argument("--materials", default=None, help="results/materials.tsv (material labels)")
-    s.add_argument("--spec", default="{}", help="JSON of the probe settings")
     s.add_argument("--out", required=True)
-    s.set_defaults(func=_cmd_linear_probe)
 
-    s = sub.add_parser("condition-probe", help="material-conditioned samples judged by a colour classifier")
-    s.add_argument("--model", required=True)
-    s.add_argument("--split", required=True)
+    s = _probe_parser(sub, "condition-probe", "material-conditioned samples judged by a colour classifier",
+                      _cmd_condition_probe)
     s.add_argument("--materials", required=True)
-    s.add_argument("--spec", default="{}", help="JSON of the probe settings")
     s.add_argument("--out", required=True)
     s.add_argument("--sheet", required=True, help="PNG: samples per material, last row unconditioned")
-    s.set_defaults(func=_cmd_condition_probe)
 
     s = sub.add_parser("plot-linear-probes", help="accuracy per layer of several variants")
     s.add_argument("--names", nargs="+", required=True)

@@ -36,6 +36,11 @@ class DataConfig:
     cache_mb: int = 2048  # decoded tiles kept in memory up to this size
 
 
+def without_augmentation(cfg: DataConfig) -> DataConfig:
+    """The same data settings for evaluation: no flips, no colour jitter, one crop per decoded tile."""
+    return DataConfig(**{**cfg.__dict__, "hflip": False, "vflip": False, "jitter": {}, "repeat": 1})
+
+
 def split_tiles(rows: list[dict], val_fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
     """Deterministic split by original file: hash(seed, source, id) decides for all its tiles.
 

@@ -125,6 +125,11 @@ def grid(images: list[np.ndarray], scale: int = 4, gap: int = 4) -> np.ndarray:
     return canvas
 
 
+def stack_rows(rows: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    """Images of equal width one under the other, separated by white gaps (a sheet)."""
+    return np.concatenate([np.pad(r, ((0, gap), (0, 0), (0, 0)), constant_values=255) for r in rows])
+
+
 def save_png(path: str | Path, image: np.ndarray) -> None:
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
@@ -153,7 +158,6 @@ def sample_sheet(model_path: str | Path, split_tsv: str | Path, out_png: str | P
     for i in range(len(images)):
         seed_only = np.where(mask[..., None], images[i], 255).astype(np.uint8)
         rows.append(grid([seed_only, mark_seed(done[i], mask), images[i]]))
-    sheet = np.concatenate([np.pad(r, ((0, 6), (0, 0), (0, 0)), constant_values=255) for r in rows])
-    save_png(out_png, sheet)
+    save_png(out_png, stack_rows(rows))
     generated = len(images) * h * w * (1 - mask.mean())
     return {"pixels_per_s": generated / seconds, "seconds": seconds}

@@ -21,7 +21,14 @@ import numpy as np
 import torch
 
 from ..io import atomic_path, write_tsv
-from .data import Crops, DataConfig, load_tile_rows, split_tiles, write_split
+from .data import (
+    Crops,
+    DataConfig,
+    load_tile_rows,
+    split_tiles,
+    without_augmentation,
+    write_split,
+)
 from .model import ModelConfig, TextureModel, save_model
 from .orderings import crop_shape, unroll
 
@@ -34,6 +41,13 @@ TRAIN_DEFAULTS = {"steps": 300, "batch": 64, "lr": 3e-3, "min_lr": 3e-4, "warmup
 
 def spec_hash(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def seed_all(seed: int) -> None:
+    """Seed torch, numpy and Python's random."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
 
 
 def data_config(spec: dict) -> DataConfig:
@@ -76,15 +90,19 @@ class Batcher:
         return self.model.codec.encode(seqs), cond
 
 
-def load_assets(cfg: ModelConfig, spec: dict, assets: dict, rows: list[dict]) -> np.ndarray | None:
-    """Fill in what the model config takes from other jobs' outputs: palette size, tokenizer config,
-    conditioning classes. Returns the class label of each tile row (or None when unconditioned)."""
+def load_assets(cfg: ModelConfig, spec: dict, assets: dict, rows: list[dict]) -> tuple[dict, np.ndarray | None]:
+    """Read the other jobs' outputs a variant needs and fill in the model config from them (palette
+    size, tokenizer config, conditioning classes). Returns the weights to install in the model
+    (``install_assets``) and the class label of each tile row (None when unconditioned)."""
+    weights: dict = {}
     if cfg.codec == "palette":
-        cfg.palette_size = int(len(np.load(_asset(assets, "palette"))))
+        weights["palette"] = np.load(_asset(assets, "palette"))
+        cfg.palette_size = int(len(weights["palette"]))
     if cfg.codec == "vq":
-        cfg.tokenizer = torch.load(_asset(assets, "tokenizer"), map_location="cpu", weights_only=True)["config"]
+        payload = torch.load(_asset(assets, "tokenizer"), map_location="cpu", weights_only=True)
+        cfg.tokenizer, weights["tokenizer"] = payload["config"], payload["model"]
     if not spec.get("condition"):
-        return None
+        return weights, None
     from ..materials import load_materials
 
     material = load_materials(_asset(assets, "materials"))
@@ -92,7 +110,7 @@ def load_assets(cfg: ModelConfig, spec: dict, assets: dict, rows: list[dict]) ->
     if not cfg.classes:
         raise ValueError("conditioning on material, but no tile has a material category: see results/materials.tsv")
     index = {c: i for i, c in enumerate(cfg.classes)}
-    return np.array([index.get(material.get(r["tile"], ""), len(cfg.classes)) for r in rows], np.int64)
+    return weights, np.array([index.get(material.get(r["tile"], ""), len(cfg.classes)) for r in rows], np.int64)
 
 
 def _asset(assets: dict, key: str) -> str:
@@ -101,12 +119,12 @@ def _asset(assets: dict, key: str) -> str:
     return assets[key]
 
 
-def install_assets(model: TextureModel, assets: dict) -> None:
-    """Copy the palette / tokenizer weights into a freshly built model."""
-    if model.cfg.codec == "palette":
-        model.codec.set_palette(np.load(assets["palette"]))
-    if model.cfg.codec == "vq":
-        model.codec.load_tokenizer(assets["tokenizer"])
+def install_assets(model: TextureModel, weights: dict) -> None:
+    """Copy the palette / tokenizer weights read by ``load_assets`` into a freshly built model."""
+    if "palette" in weights:
+        model.codec.set_palette(weights["palette"])
+    if "tokenizer" in weights:
+        model.codec.tokenizer.load_state_dict(weights["tokenizer"])
 
 
 def _optimizer(model: TextureModel, t: dict) -> torch.optim.Optimizer:
@@ -166,9 +184,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     if t["batch"] % world:
         raise ValueError(f"batch {t['batch']} is not divisible by {world} processes")
     device = device or (f"cuda:{local}" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(t["seed"])
-    np.random.seed(t["seed"])
-    random.seed(t["seed"])
+    seed_all(t["seed"])
     rows = load_tile_rows(tile_tables, data)
     train_rows, val_rows = split_tiles(rows, data.val_fraction, data.seed)
     if not val_rows:
@@ -176,17 +192,14 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         log.warning("only one original image: validating on training tiles")
     if main:
         write_split(out_split, train_rows, val_rows)
-    assets = assets or {}
-    labels = load_assets(cfg, spec, assets, train_rows + val_rows)
+    weights, labels = load_assets(cfg, spec, assets or {}, train_rows + val_rows)
     train_labels = labels[: len(train_rows)] if labels is not None else None
     val_labels = labels[len(train_rows):] if labels is not None and val_rows is not train_rows else train_labels
     model = TextureModel(cfg).to(device)
-    install_assets(model, assets)
+    install_assets(model, weights)
     batcher = Batcher(model, data, t["batch"])
     train_crops = Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"], root=root)
-    val_crops = Crops(val_rows, DataConfig(**{**data.__dict__, "hflip": False, "vflip": False,
-                                               "jitter": {}, "repeat": 1}), batcher.h, batcher.w,
-                      seed=t["seed"] + 1, root=root)
+    val_crops = Crops(val_rows, without_augmentation(data), batcher.h, batcher.w, seed=t["seed"] + 1, root=root)
 
     def labelled(crops: Crops, lab: np.ndarray | None):
         images, idx = crops.batch_indexed(batcher.crops_per_batch)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,10 +198,6 @@ class VQCodec(ClassCodec):
         self.tokenizer = Tokenizer(cfg)
         self.tokenizer.requires_grad_(False)
 
-    def load_tokenizer(self, path: str | Path) -> None:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        self.tokenizer.load_state_dict(payload["model"])
-
     @torch.no_grad()
     def to_grid(self, images: torch.Tensor) -> torch.Tensor:
         return self.tokenizer.eval().encode(images)[..., None]
@@ -230,15 +225,14 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
     """Train one tokenizer on the training tiles; evaluate reconstruction and codebook usage on
     validation tiles (the same file-level split as the models, for the same data settings)."""
     from ..probes import metrics as M
-    from .data import Crops, DataConfig, load_tile_rows, split_tiles
-    from .sample import grid, save_png
+    from .data import Crops, load_tile_rows, split_tiles, without_augmentation
+    from .sample import grid, save_png, stack_rows
+    from .train import data_config, lr_at, seed_all
 
     t = {**TOKENIZER_TRAIN_DEFAULTS, **(spec.get("train") or {})}
     cfg = TokenizerConfig.from_dict(spec.get("tokenizer"))
-    data = DataConfig(**{k: v for k, v in (spec.get("data") or {}).items() if k in DataConfig.__dataclass_fields__})
-    torch.manual_seed(t["seed"])
-    np.random.seed(t["seed"])
-    random.seed(t["seed"])
+    data = data_config(spec)
+    seed_all(t["seed"])
     if t["crop"] % cfg.patch:
         raise ValueError(f"tokenizer crop {t['crop']} is not a multiple of the patch {cfg.patch}")
     rows = load_tile_rows(tile_tables, data)
@@ -251,7 +245,7 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
     log.info("tokenizer %s: %s, %d parameters", name, json.dumps(cfg.to_dict()),
              sum(p.numel() for p in model.parameters()))
     for step in range(1, t["steps"] + 1):
-        lr = t["lr"] * min(1.0, step / 20) * 0.5 * (1 + math.cos(math.pi * step / t["steps"]))
+        lr = lr_at(step - 1, {"lr": t["lr"], "min_lr": 0.0, "warmup": 20, "steps": t["steps"]})
         for g in opt.param_groups:
             g["lr"] = lr
         losses, idx = model(torch.from_numpy(crops.batch(t["batch"])), bypass=step <= t["warmup"])
@@ -266,8 +260,7 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
             log.info("step %d loss %.4f l2 %.5f vq %.4f batch codes used %d", step, row["loss"], row["l2"],
                      row["vq"], usage["used"])
     model.eval()
-    val_crops = Crops(val_rows, DataConfig(**{**data.__dict__, "hflip": False, "vflip": False, "jitter": {},
-                                              "repeat": 1}), t["crop"], t["crop"], seed=t["seed"] + 1, root=root)
+    val_crops = Crops(val_rows, without_augmentation(data), t["crop"], t["crop"], seed=t["seed"] + 1, root=root)
     images = val_crops.batch(t["eval_crops"])
     with torch.no_grad():
         codes = model.encode(torch.from_numpy(images))
@@ -280,7 +273,7 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
               **codebook_usage(codes, cfg.codebook_size)}
     log.info("validation: %s", json.dumps(result))
     pairs = [grid([images[i], recon[i]], scale=3) for i in range(min(4, len(images)))]
-    save_png(out_png, np.concatenate([np.pad(p, ((0, 6), (0, 0), (0, 0)), constant_values=255) for p in pairs]))
+    save_png(out_png, stack_rows(pairs))
     write_tsv(out_metrics, metrics, list(metrics[0]))
     with atomic_path(out_model, suffix=".pt") as tmp:
         torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "eval": result}, tmp)

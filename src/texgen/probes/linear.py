@@ -27,6 +27,7 @@ from ..models.sample import (
     first_token_fraction,
     grid,
     image_shape,
+    stack_rows,
     to_sequences,
 )
 
@@ -253,7 +254,7 @@ def conditioning_probe(model: TextureModel, split_tsv: str | Path, materials_tsv
                            "unconditioned": float((uncond_pred == c).mean())}
         rows.append(grid(list(guided), scale=2))
     rows.append(grid(list(unconditioned), scale=2))
-    sheet = np.concatenate([np.pad(r, ((0, 6), (0, 0), (0, 0)), constant_values=255) for r in rows])
+    sheet = stack_rows(rows)
 
     def rate(key):
         return float(np.mean([v[key] for v in per_class.values()]))

@@ -27,6 +27,7 @@ from ..models.sample import (
     mark_seed,
     save_png,
     seed_mask,
+    stack_rows,
     to_images,
     to_sequences,
     window_stride,
@@ -207,7 +208,7 @@ def completion_probe(model, split_tsv, p, root="."):
         seed_only = np.where(mask[..., None], crops[i], WHITE).astype(np.uint8)
         rows.append(grid([seed_only] + [mark_seed(s, mask) for s in samples[i]] + [mark_seed(classical[i][0], mask),
                                                                                     crops[i]], scale=3))
-    sheet = np.concatenate([np.pad(r, ((0, 6), (0, 0), (0, 0)), constant_values=255) for r in rows])
+    sheet = stack_rows(rows)
     return {"model": scores, "classical": ref, "real_vs_real_swd": floor, "samples_per_crop": k,
             "crops": len(crops), "crop": size, "seed_fraction": frac,
             "deterministic_codec": model.cfg.codec == "rgb"}, sheet
