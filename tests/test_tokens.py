@@ -280,3 +280,17 @@ def test_raster_windows_slide_by_whole_rows():
     a = complete(model, images, 0.25, temperature=0)  # 256 pixels: the window slides several times
     b = complete(model, images, 0.25, temperature=0, use_cache=False)
     assert np.array_equal(a, b)
+
+
+def test_resumable_state_is_keyed_on_tiles_and_asset_contents(tmp_path):
+    from texgen.models.train import run_key
+
+    pal = tmp_path / "64.npy"
+    np.save(pal, np.zeros((4, 3), np.uint8))
+    rows = [{"tile": "a.png"}, {"tile": "b.png"}]
+    spec = {"model": {"codec": "palette"}}
+    key = run_key(spec, rows[:1], rows[1:], {"palette": str(pal)})
+    assert key == run_key(spec, rows[:1], rows[1:], {"palette": str(pal)})
+    assert key != run_key(spec, rows[1:], rows[:1], {"palette": str(pal)})  # a different split
+    np.save(pal, np.ones((4, 3), np.uint8))  # a refitted palette: the old state must not be resumed
+    assert key != run_key(spec, rows[:1], rows[1:], {"palette": str(pal)})

@@ -43,6 +43,19 @@ def spec_hash(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def run_key(spec: dict, train_rows: list[dict], val_rows: list[dict], assets: dict) -> str:
+    """What a resumable state must match to be resumed: the settings, the tiles of each side of the
+    split and the contents of the asset files (a retrained tokenizer or refitted palette changes the
+    tokens, so training on them must start afresh)."""
+    digests = {}
+    for key, path in sorted(assets.items()):
+        if path:
+            with open(path, "rb") as fh:
+                digests[key] = hashlib.file_digest(fh, "sha256").hexdigest()
+    tiles = {side: [r["tile"] for r in rows] for side, rows in (("train", train_rows), ("val", val_rows))}
+    return spec_hash({"spec": spec, "tiles": tiles, "assets": digests})
+
+
 def seed_all(seed: int) -> None:
     """Seed torch, numpy and Python's random."""
     torch.manual_seed(seed)
@@ -213,7 +226,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     last, best_path = state_dir / "last.pt", state_dir / "best.pt"
-    h = spec_hash(spec)
+    h = run_key(spec, train_rows, val_rows, assets or {})
     step, metrics, best_val, best_step, seconds = 0, [], float("inf"), -1, 0.0
     if last.exists():
         state = torch.load(last, map_location=device, weights_only=True)
@@ -226,7 +239,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
             train_crops.load_state(state["crops"])
             log.info("resumed %s from step %d (%s)", variant, step, last)
         else:
-            log.warning("%s: settings changed since %s was written: starting afresh", variant, last)
+            log.warning("%s: settings, tiles or assets changed since %s was written: starting afresh", variant, last)
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.startswith("cuda") else None)
