@@ -160,52 +160,96 @@ def _cmd_sample_sheet(a: argparse.Namespace) -> None:
     write_text(a.info, json.dumps(info, indent=1))
 
 
+def _progress_bar(label: str):
+    """A progress bar on stderr: '<label> [#####     ] 50% (i/n steps)', redrawn in place."""
+    def show(i: int, n: int) -> None:
+        filled = int(30 * i / max(n, 1))
+        end = "\n" if i == n else ""
+        print(f"\r{label} [{'#' * filled}{' ' * (30 - filled)}] {100 * i // max(n, 1):3d}% ({i}/{n} steps)",
+              end=end, file=sys.stderr, flush=True)
+    return show
+
+
+def _read_seed_image(path: str):
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as exc:
+        raise SystemExit(f"error: cannot read seed image {path}: {exc}") from None
+
+
 def _cmd_sample(a: argparse.Namespace) -> None:
     import numpy as np
-    from PIL import Image
 
     from .models.model import load_model
     from .models.sample import (
         complete,
         grid,
+        grow,
         image_shape,
         mark_seed,
         save_png,
         seed_mask,
     )
 
-    model, _ = load_model(a.model)
+    model, _ = load_model(a.model, _device(a.device))
+    if a.size:
+        a.height = a.width = a.size
     natural = image_shape(model, a.height)[1]
     if a.width is None:
         a.width = natural if model.cfg.ordering == "raster" else 64
     elif model.cfg.ordering == "raster" and a.width != natural:
         raise SystemExit(f"error: this raster model generates rows of {natural} pixels (its training crops' "
                          f"width); use --width {natural}")
+    if a.tileable and not model.cfg.local:
+        raise SystemExit(f"error: --tileable needs a local-ordering model (this one is {model.cfg.ordering!r}): "
+                         "its window wraps around the canvas")
     label = None
     if a.material:
         if a.material not in model.cfg.classes:
             known = ", ".join(model.cfg.classes) or "none: this model is not conditioned"
             raise SystemExit(f"error: material {a.material!r} is not one this model knows ({known})")
         label = model.cfg.classes.index(a.material)
-    if a.seed_image:
-        with Image.open(a.seed_image) as im:
-            arr = np.asarray(im.convert("RGB"))
-        if arr.shape[0] < a.height or arr.shape[1] < a.width:
-            raise SystemExit(f"error: seed image {a.seed_image} is smaller than {a.height}x{a.width}")
-        arr = arr[: a.height, : a.width]
-    else:
-        colour = tuple(int(c) for c in a.colour.split(","))
-        arr = np.full((a.height, a.width, 3), colour, np.uint8)
-    images = np.repeat(arr[None], a.count, axis=0)
+    arr = _read_seed_image(a.seed_image) if a.seed_image else None
     try:
-        out = complete(model, images, a.seed_fraction, a.temperature, a.top_k, not a.no_cache, a.seed, label,
-                       a.guidance)
+        if model.cfg.local:  # the seed image (or an 8 x 8 solid colour) grows from the top-left corner
+            if arr is None:
+                arr = np.full((8, 8, 3), tuple(int(c) for c in a.colour.split(",")), np.uint8)
+            arr = arr[: a.height, : a.width]
+            out = grow(model, arr, a.height, a.width, a.count, a.tileable or "", a.temperature, a.top_k, a.seed,
+                       label, a.adapt_steps, _progress_bar("growing"))
+            mask = np.zeros((a.height, a.width), bool)
+            mask[: arr.shape[0], : arr.shape[1]] = True
+        else:
+            if arr is not None:
+                if arr.shape[0] < a.height or arr.shape[1] < a.width:
+                    raise SystemExit(f"error: seed image {a.seed_image} is smaller than {a.height}x{a.width}")
+                arr = arr[: a.height, : a.width]
+            else:
+                arr = np.full((a.height, a.width, 3), tuple(int(c) for c in a.colour.split(",")), np.uint8)
+            out = complete(model, np.repeat(arr[None], a.count, axis=0), a.seed_fraction, a.temperature, a.top_k,
+                           not a.no_cache, a.seed, label, a.guidance)
+            mask = seed_mask(model.cfg.ordering, a.height, a.width, a.seed_fraction, model.codec.patch)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     if a.mark_seed:
-        mask = seed_mask(model.cfg.ordering, a.height, a.width, a.seed_fraction, model.codec.patch)
         out = np.stack([mark_seed(o, mask) for o in out])
     save_png(a.out, out[0] if a.count == 1 else grid(list(out), scale=1))
+
+
+def _device(name: str | None) -> str:
+    """--device auto|cpu|cuda: auto takes CUDA when torch sees a GPU; cuda without one is an error."""
+    import torch
+
+    if name in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda, but torch sees no CUDA GPU (check the driver and the torch build); "
+                         "use --device cpu to run on the CPU")
+    return name
 
 
 def _cmd_probe(a: argparse.Namespace) -> None:
@@ -431,7 +475,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="PNG to write")
     s.add_argument("--height", type=int, default=64)
     s.add_argument("--width", type=int, default=None, help="default 64; raster models: their crop width")
-    s.add_argument("--seed-image", default=None, help="image whose seed part is kept (default: a solid colour)")
+    s.add_argument("--size", type=int, default=None, help="height and width at once (any size: local models)")
+    s.add_argument("--tileable", choices=["x", "y", "xy"], default=None,
+                   help="local models: wrap around the canvas so the texture tiles along x, y or both")
+    s.add_argument("--adapt-steps", type=int, default=None,
+                   help="local models: test-time training steps on the seed (default: the model's own)")
+    s.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    s.add_argument("--seed-image", default=None,
+                   help="image whose seed part is kept (local models: the whole image, grown from the top-left)")
     s.add_argument("--colour", default="128,128,128", help="solid seed colour R,G,B")
     s.add_argument("--seed-fraction", type=float, default=0.25, help="CIT: top rows; SIT: inner spiral share")
     s.add_argument("--temperature", type=float, default=1.0)

@@ -158,7 +158,16 @@ def _model_problems(cfg: dict):
         size = data.get("tile_size", min(sizes))
         if size not in sizes:
             yield f"{where}.data.tile_size: {size} is not one of curate.tile_sizes {sizes}"
-        side = v["context"] + 1 if v["ordering"] == "column" else math.ceil(math.sqrt(v["context"] + 1))
+        if v["ordering"] == "local":
+            side = data.get("crop_size", 32)
+            if v["codec"] == "vq":
+                yield f"{where}.codec: the local ordering predicts pixels; codec 'vq' needs a sequence ordering"
+            elif 2 * v["window"] + 1 > side:
+                yield f"{where}.window: a {2 * v['window'] + 1}-pixel window is larger than the crops ({side})"
+        elif v["ordering"] == "column":
+            side = v["context"] + 1
+        else:
+            side = math.ceil(math.sqrt(v["context"] + 1))
         codec = v["codec"]
         if codec == "vq":
             tok = v.get("tokenizer")

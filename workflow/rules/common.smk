@@ -79,7 +79,7 @@ def summary_spec(wildcards):
 
 
 MODEL_KEYS = ("ordering", "codec", "output", "act", "context", "n_embd", "n_head", "n_layer", "dropout", "attn_dropout",
-              "palette_size", "noise_dim", "cond_dropout")
+              "palette_size", "noise_dim", "cond_dropout", "window", "reach", "adapt_steps", "adapt_lr", "adapt_batch")
 
 
 def _data_spec(entry):
@@ -184,7 +184,7 @@ def sample_spec(wildcards):
     return json.dumps(MODELS.get("sample") or {}, sort_keys=True)
 
 
-PROBE_IMAGES = ["colour", "zebra", "pattern", "completion", "free"]
+PROBE_IMAGES = ["colour", "zebra", "pattern", "completion", "free", "growth", "growth_tile"]
 WORKFLOW_DIR = Path(workflow.basedir)
 
 

@@ -25,6 +25,7 @@ class BackboneConfig:
     n_layer: int
     dropout: float = 0.0
     attn_dropout: float = 0.0
+    causal: bool = True  # False: every token sees every other (a local window's pixels, see ``local.py``)
 
     @property
     def head_size(self) -> int:
@@ -64,7 +65,7 @@ class CausalSelfAttention(nn.Module):
         q = q.view(b, t, h, hs).transpose(1, 2)  # (B, h, T, hs)
         k = k.view(b, t, h, hs).transpose(1, 2)
         v = v.view(b, t, h, hs).transpose(1, 2)
-        mask, causal = None, True
+        mask, causal = None, self.cfg.causal
         if cache is not None:
             start = cache.length
             if start + t > cache.capacity:

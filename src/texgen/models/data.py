@@ -25,6 +25,8 @@ class DataConfig:
     sources: list[str] | None = None  # None: every source in the tiles tables
     tile_size: int = 512
     crop_width: int = 32  # column ordering: columns per crop
+    crop_size: int = 32  # local ordering: side of the square crops windows are drawn from
+    pixels_per_crop: int = 64  # local ordering: training windows (predicted pixels) per crop
     repeat: int = 4  # crops cut from a tile each time it is decoded
     hflip: bool = True
     vflip: bool = True

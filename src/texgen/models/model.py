@@ -11,12 +11,13 @@ from torch import nn
 from .backbone import Backbone, BackboneConfig, KVCache
 from .codecs import make_codec
 from .configs import DictConfig
+from .local import Window
 
 
 @dataclass
 class ModelConfig(DictConfig):
-    ordering: str = "column"  # column (CIT) | spiral (SIT) | raster
-    codec: str = "rgb"  # rgb (regression) | grey (256 levels) | palette (k-means tokens) | energy | vq
+    ordering: str = "column"  # column (CIT) | spiral (SIT) | raster | local (2-D window, see local.py)
+    codec: str = "rgb"  # rgb (regression) | grey (256 levels) | palette (k-means tokens) | energy | vq | channels
     output: str = "sigmoid"  # rgb codec: sigmoid | clamp
     act: str = "relu"  # rgb codec MLP activation: relu (thesis) | leaky_relu | gelu
     context: int = 64
@@ -30,7 +31,15 @@ class ModelConfig(DictConfig):
     tokenizer: dict = field(default_factory=dict)  # vq codec: the tokenizer's config (weights are buffers)
     classes: list = field(default_factory=list)  # conditioning labels (material categories); [] = none
     cond_dropout: float = 0.1  # share of training sequences whose label is replaced by "no label"
+    window: int = 0  # local ordering: radius r of the (2r+1) x (2r+1) window (the context is its pixels)
+    reach: int = 0  # local ordering: every second neighbour out to this radius as well (0 = none)
+    adapt_steps: int = 0  # local ordering: test-time training steps on the seed before generating (0 = none)
+    adapt_lr: float = 0.002
+    adapt_batch: int = 128
 
+    @property
+    def local(self) -> bool:
+        return self.ordering == "local"
 
 
 class TextureModel(nn.Module):
@@ -38,12 +47,25 @@ class TextureModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.codec = make_codec(cfg)
-        self.backbone = Backbone(BackboneConfig(cfg.context, cfg.n_embd, cfg.n_head, cfg.n_layer, cfg.dropout,
-                                                cfg.attn_dropout))
+        if cfg.local:
+            if cfg.window < 1:
+                raise ValueError(f"the local ordering needs window >= 1, got {cfg.window}")
+            # every token of the window sees every other; unknown neighbours are one learned vector
+            bcfg = BackboneConfig(self.window.size, cfg.n_embd, cfg.n_head, cfg.n_layer, cfg.dropout,
+                                  cfg.attn_dropout, causal=False)
+            self.unknown = nn.Parameter(torch.randn(cfg.n_embd) * 0.02)
+        else:
+            bcfg = BackboneConfig(cfg.context, cfg.n_embd, cfg.n_head, cfg.n_layer, cfg.dropout, cfg.attn_dropout)
+        self.backbone = Backbone(bcfg)
         # conditioning: one learned vector per class (+ a last "no label" row) added to every token
         self.cond = nn.Embedding(len(cfg.classes) + 1, cfg.n_embd) if cfg.classes else None
         if self.cond is not None:
             nn.init.normal_(self.cond.weight, std=0.02)
+
+    @property
+    def window(self) -> Window:
+        """Local ordering: the neighbours each pixel is predicted from."""
+        return Window(self.cfg.window, self.cfg.reach)
 
     @property
     def null_class(self) -> int:
@@ -59,16 +81,39 @@ class TextureModel(nn.Module):
             cond = torch.full((tokens.shape[0],), self.null_class, dtype=torch.long, device=tokens.device)
         return emb + self.cond(cond)[:, None]
 
-    def forward(self, tokens: torch.Tensor, cache: KVCache | None = None,
-                cond: torch.Tensor | None = None) -> torch.Tensor:
+    def window_forward(self, values: torch.Tensor, known: torch.Tensor,
+                       cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Local ordering: windows (N, K, ...) with known-masks (N, K) -> head output of each centre (N, ...)."""
+        emb = torch.where(known[..., None], self.embed(values, cond), self.unknown)
+        return self.codec.head(self.backbone(emb)[:, self.window.centre])
+
+    def split_batch(self, batch):
+        """(inputs, targets) of a training batch: sequences (N, T+1, ...) predict tokens 1..T from 0..T-1;
+        local windows ``(values, known)`` predict their centres."""
+        if self.cfg.local:
+            values, known = batch
+            return (values, known), values[:, self.window.centre]
+        return batch[:, :-1], batch[:, 1:]
+
+    def forward(self, tokens, cache: KVCache | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cfg.local:
+            return self.window_forward(*tokens, cond)
         return self.codec.head(self.backbone(self.embed(tokens, cond), cache))
 
-    def loss(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Next-token loss of sequences (N, T+1, ...): predict tokens 1..T from 0..T-1."""
-        return self.codec.loss(self(tokens[:, :-1], cond=cond), tokens[:, 1:])
+    def loss(self, batch, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Next-token loss of a training batch (see ``split_batch``)."""
+        inputs, targets = self.split_batch(batch)
+        return self.codec.loss(self(inputs, cond=cond), targets)
 
-    def features(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Residual-stream features (N, T, C) at the input and after every block (for linear probes)."""
+    def features(self, tokens, cond: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Residual-stream features (N, T, C) at the input and after every block (for linear probes);
+        for local windows ``(values, known)``, the centre token's (N, 1, C)."""
+        if self.cfg.local:
+            values, known = tokens
+            emb = torch.where(known[..., None], self.embed(values, cond), self.unknown)
+            _, layers = self.backbone(emb, return_layers=True)
+            c = self.window.centre
+            return [(emb + self.backbone.pos.weight)[:, c:c + 1]] + [x[:, c:c + 1] for x in layers]
         emb = self.embed(tokens, cond)
         _, layers = self.backbone(emb, return_layers=True)
         return [emb + self.backbone.pos(torch.arange(tokens.shape[1], device=tokens.device))] + layers

@@ -5,6 +5,8 @@
   is filled clockwise from the top-left corner inwards with decreasing numbers (n*n-1 down to 0), so
   sequence position 0 is the centre pixel (the last cell filled) and the sequence grows outwards.
 - ``raster``: row by row, left to right (ImageGPT style).
+- ``local``: generated in raster order too, each pixel from its 2-D window (see ``local.py``); as a
+  sequence it is the raster sequence.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def unroll(images: torch.Tensor, ordering: str) -> torch.Tensor:
     b, h, w, c = images.shape
     if ordering == "column":
         return images.permute(0, 2, 1, 3).reshape(b * w, h, c)
-    if ordering == "raster":
+    if ordering in ("raster", "local"):
         return images.reshape(b, h * w, c)
     if ordering == "spiral":
         if h != w:
@@ -72,7 +74,7 @@ def roll(seqs: torch.Tensor, ordering: str, height: int, width: int) -> torch.Te
     n, t, c = seqs.shape
     if ordering == "column":
         return seqs.reshape(n // width, width, height, c).permute(0, 2, 1, 3)
-    if ordering == "raster":
+    if ordering in ("raster", "local"):
         return seqs.reshape(n, height, width, c)
     if ordering == "spiral":
         idx = torch.as_tensor(spiral_order(height), device=seqs.device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from PIL import Image
 
 from ..io import atomic_path, read_tsv
+from .local import adapt, fill
 from .model import TextureModel, generate, load_model
 from .orderings import crop_shape, roll, unroll
 
@@ -23,7 +25,7 @@ def seed_length(ordering: str, height: int, width: int, seed_fraction: float) ->
     """Tokens per sequence given as seed: CIT/raster the top rows, SIT the inner part of the spiral."""
     if ordering == "column":
         return max(1, int(round(height * seed_fraction)))
-    if ordering == "raster":
+    if ordering in ("raster", "local"):
         return max(1, int(round(height * seed_fraction))) * width
     return max(1, int(round(height * width * seed_fraction)))
 
@@ -82,6 +84,9 @@ def complete(model: TextureModel, images: np.ndarray, seed_fraction: float, temp
 
     The seed is measured on the token grid (pixels, or VQ codes); ``label`` asks a conditioned model
     for one class (e.g. a material), with classifier-free ``guidance`` (1 = none)."""
+    if model.cfg.local:
+        known = seed_mask("local", images.shape[1], images.shape[2], seed_fraction)
+        return local_generate(model, images, known, temperature=temperature, top_k=top_k, seed=seed, label=label)
     tokens, gh, gw = to_sequences(model, images)
     s = seed_length(model.cfg.ordering, gh, gw, seed_fraction)
     device = tokens.device
@@ -90,6 +95,47 @@ def complete(model: TextureModel, images: np.ndarray, seed_fraction: float, temp
                    stride=window_stride(model, gw), cond=class_tensor(model, tokens.shape[0], label),
                    guidance=guidance)
     return to_images(model, out, gh, gw)
+
+
+def local_generate(model: TextureModel, images: np.ndarray, known: np.ndarray, todo: np.ndarray | None = None,
+                   wrap: str = "", temperature: float = 1.0, top_k: int | None = None, seed: int = 0,
+                   label: int | None = None, adapt_steps: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Local ordering: generate the unknown pixels of uint8 images (B, H, W, 3) (``known``: (H, W)),
+    after test-time training on each image's known pixels (``adapt_steps``, default the model's own;
+    identical images share one adapted model). Returns uint8 (B, H, W, 3)."""
+    steps = model.cfg.adapt_steps if adapt_steps is None else adapt_steps
+    device = next(model.parameters()).device
+    grid_ = model.codec.encode(model.codec.to_grid(torch.as_tensor(np.ascontiguousarray(images)).to(device)))
+    gen = torch.Generator(device=device).manual_seed(seed)
+    cond = class_tensor(model, len(images), label)
+    groups: dict[bytes, list[int]] = {}  # images with the same seed pixels share one adapted model
+    for i, im in enumerate(images):
+        groups.setdefault(im[known].tobytes() if steps > 0 else b"", []).append(i)
+    out = torch.empty_like(grid_)
+    for n, idx in enumerate(groups.values()):
+        tuned = adapt(model, grid_[idx[0]], known, steps, model.cfg.adapt_lr, model.cfg.adapt_batch, seed + n)
+        c = cond[idx] if cond is not None else None
+        out[idx] = fill(tuned, grid_[idx], known, wrap, temperature, top_k, gen, c, progress, todo)
+    return model.codec.from_grid(model.codec.decode(out)).cpu().numpy()
+
+
+def grow(model: TextureModel, seed_image: np.ndarray, height: int, width: int, count: int = 1, wrap: str = "",
+         temperature: float = 1.0, top_k: int | None = None, seed: int = 0, label: int | None = None,
+         adapt_steps: int | None = None, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Grow ``count`` textures of height x width from a seed image (uint8 (h, w, 3), kept in the top-left
+    corner); ``wrap`` (x, y, xy) makes them tile along those axes. Local ordering only."""
+    if not model.cfg.local:
+        raise ValueError(f"growing a seed to any size needs a local-ordering model, not {model.cfg.ordering!r}")
+    h, w = seed_image.shape[:2]
+    if h > height or w > width:
+        raise ValueError(f"the seed ({h}x{w}) is larger than the texture asked for ({height}x{width})")
+    canvas = np.zeros((count, height, width, 3), np.uint8)
+    canvas[:, :h, :w] = seed_image[..., :3]
+    known = np.zeros((height, width), bool)
+    known[:h, :w] = True
+    return local_generate(model, canvas, known, wrap=wrap, temperature=temperature, top_k=top_k, seed=seed,
+                          label=label, adapt_steps=adapt_steps, progress=progress)
 
 
 def seed_mask(ordering: str, height: int, width: int, seed_fraction: float, patch: int = 1) -> np.ndarray:

@@ -30,6 +30,7 @@ from .data import (
     write_split,
 )
 from .model import ModelConfig, TextureModel, save_model
+from .local import training_windows
 from .orderings import crop_shape, unroll
 
 log = logging.getLogger("texgen.train")
@@ -79,28 +80,47 @@ def lr_at(step: int, t: dict) -> float:
 
 
 class Batcher:
-    """Turns crops into token sequences of length context + 1 for the model's ordering and codec
-    (crops are ``patch`` times larger than the token grid for a VQ codec), with class labels."""
+    """Turns crops into training batches for the model's ordering and codec, with class labels:
+    token sequences of length context + 1, or for the local ordering windows around random pixels of
+    square crops (``data.crop_size``; ``data.pixels_per_crop`` windows each). Crops are ``patch`` times
+    larger than the token grid for a VQ codec."""
 
     def __init__(self, model: TextureModel, data: DataConfig, batch: int):
         self.model, self.batch = model, batch
         cfg = model.cfg
-        gh, gw = crop_shape(cfg.ordering, cfg.context, data.crop_width)
+        if cfg.local:
+            gh = gw = data.crop_size
+            self.per_crop = min(data.pixels_per_crop, batch)
+            self.crops_per_batch = math.ceil(batch / self.per_crop)
+            self.generator = torch.Generator().manual_seed(data.seed)
+        else:
+            gh, gw = crop_shape(cfg.ordering, cfg.context, data.crop_width)
+            self.crops_per_batch = math.ceil(batch / gw) if cfg.ordering == "column" else batch
         self.grid_w = gw
         self.h, self.w = gh * model.codec.patch, gw * model.codec.patch
-        self.crops_per_batch = math.ceil(batch / gw) if cfg.ordering == "column" else batch
 
     def tokens(self, crops: np.ndarray, device, labels: np.ndarray | None = None):
-        """(tokens (batch, context + 1, ...), class labels (batch,) or None)."""
+        """(a training batch of ``batch`` items, class labels (batch,) or None)."""
+        cfg = self.model.cfg
         grid = self.model.codec.to_grid(torch.from_numpy(crops).to(device))
-        seqs = unroll(grid, self.model.cfg.ordering)[: self.batch, : self.model.cfg.context + 1]
+        if cfg.local:
+            values, known = training_windows(self.model.codec.encode(grid), self.per_crop, self.model.window,
+                                             self.generator)
+            batch, per_item = (values[: self.batch], known[: self.batch]), self.per_crop
+        else:
+            batch = self.model.codec.encode(unroll(grid, cfg.ordering)[: self.batch, : cfg.context + 1])
+            per_item = self.grid_w if cfg.ordering == "column" else 1  # column: one sequence per column
         cond = None
         if labels is not None:
-            cond = torch.as_tensor(labels, device=device)
-            if self.model.cfg.ordering == "column":  # one sequence per column
-                cond = cond.repeat_interleave(self.grid_w)
-            cond = cond[: self.batch]
-        return self.model.codec.encode(seqs), cond
+            cond = torch.as_tensor(labels, device=device).repeat_interleave(per_item)[: self.batch]
+        return batch, cond
+
+    def state(self) -> dict:
+        return {"generator": self.generator.get_state()} if self.model.cfg.local else {}
+
+    def load_state(self, state: dict) -> None:
+        if "generator" in state:
+            self.generator.set_state(state["generator"])
 
 
 def load_assets(cfg: ModelConfig, spec: dict, assets: dict, rows: list[dict]) -> tuple[dict, np.ndarray | None]:
@@ -172,9 +192,10 @@ def distributed() -> tuple[int, int, int]:
     return rank, world, local
 
 
-def _next_token_loss(net, codec, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+def _next_token_loss(net, model: TextureModel, batch, cond: torch.Tensor | None = None) -> torch.Tensor:
     """Loss through ``net`` (the model, or its DDP wrapper, whose forward synchronises gradients)."""
-    return codec.loss(net(tokens[:, :-1], cond=cond), tokens[:, 1:])
+    inputs, targets = model.split_batch(batch)
+    return model.codec.loss(net(inputs, cond=cond), targets)
 
 
 def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: str | Path, out_metrics: str | Path,
@@ -221,7 +242,8 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     val_set = [labelled(val_crops, val_labels) for _ in range(t["eval_batches"])]
     baseline_train = labelled(Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"] + 2, root=root),
                               None)[0]
-    baseline = model.codec.baseline(baseline_train[:, 1:], torch.cat([v[:, 1:] for v, _ in val_set]))
+    baseline = model.codec.baseline(model.split_batch(baseline_train)[1],
+                                    torch.cat([model.split_batch(v)[1] for v, _ in val_set]))
     opt = _optimizer(model, t)
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +259,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
             seconds = state["seconds"]
             _set_rng_state(state["rng"])
             train_crops.load_state(state["crops"])
+            batcher.load_state(state.get("batcher", {}))
             log.info("resumed %s from step %d (%s)", variant, step, last)
         else:
             log.warning("%s: settings, tiles or assets changed since %s was written: starting afresh", variant, last)
@@ -250,7 +273,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
              baseline)
     writer = _tensorboard(tb_dir) if main else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else _null()
-    tokens_per_step = batcher.batch * cfg.context
+    tokens_per_step = batcher.batch * (1 if cfg.local else cfg.context)  # pixels predicted per step
     train_loss, t0, window_tokens, window_start = float("nan"), time.perf_counter(), 0, time.perf_counter()
     pixels_per_s = 0.0
 
@@ -258,7 +281,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         with atomic_path(path, suffix=".pt") as tmp:
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "metrics": metrics,
                         "best_val": best_val, "best_step": best_step, "seconds": seconds, "rng": _rng_state(),
-                        "crops": train_crops.state(), "spec": spec, "spec_hash": h, "config": cfg.to_dict()}, tmp)
+                        "crops": train_crops.state(), "batcher": batcher.state(), "spec": spec, "spec_hash": h, "config": cfg.to_dict()}, tmp)
 
     while step < t["steps"]:
         model.train()
@@ -266,12 +289,12 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         for group in opt.param_groups:
             group["lr"] = lr
         batch, cond = labelled(train_crops, train_labels)
-        batch = batch[rank * per_rank:(rank + 1) * per_rank]
+        batch = _slice(batch, rank * per_rank, (rank + 1) * per_rank)
         if cond is not None:  # label dropout: the model also learns to generate without a label
             cond = cond[rank * per_rank:(rank + 1) * per_rank]
             cond = torch.where(torch.rand(cond.shape, device=cond.device) < cfg.cond_dropout, model.null_class, cond)
         with autocast:
-            loss = _next_token_loss(net, model.codec, batch, cond)
+            loss = _next_token_loss(net, model, batch, cond)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
@@ -328,6 +351,11 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     save_model(out_model, model, summary)
     log.info("best val loss %.5f at step %d (baseline %.5f)", best_val, best_step, baseline)
     return summary
+
+
+def _slice(batch, start: int, stop: int):
+    """Rows start..stop of a batch (a tensor, or a tuple of tensors for local windows)."""
+    return tuple(b[start:stop] for b in batch) if isinstance(batch, tuple) else batch[start:stop]
 
 
 @torch.no_grad()

@@ -21,6 +21,7 @@ from PIL import Image
 from ..io import read_tsv
 from ..materials import load_materials
 from ..models.model import TextureModel
+from ..models.local import causal_windows
 from ..models.orderings import crop_shape
 from ..models.sample import (
     complete,
@@ -139,9 +140,14 @@ def layer_features(model: TextureModel, crops: np.ndarray, batch: int = 16) -> l
     ctx = model.cfg.context
     for s in range(0, len(crops), batch):
         chunk = crops[s:s + batch]
-        tokens, _, _ = to_sequences(model, chunk)
-        tokens = tokens[:, :ctx]
-        per_crop = tokens.shape[0] // len(chunk)  # column ordering: several sequences per crop
+        if model.cfg.local:  # one window per pixel, pooled over the crop's pixels
+            grid = model.codec.encode(model.codec.to_grid(torch.as_tensor(np.ascontiguousarray(chunk))))
+            tokens = causal_windows(grid, model.window)
+            per_crop = tokens[0].shape[0] // len(chunk)
+        else:
+            tokens, _, _ = to_sequences(model, chunk)
+            tokens = tokens[:, :ctx]
+            per_crop = tokens.shape[0] // len(chunk)  # column ordering: several sequences per crop
         for i, f in enumerate(model.features(tokens)):
             f = F.layer_norm(f, f.shape[-1:])
             pooled = f.reshape(len(chunk), per_crop * f.shape[1], -1).mean(1).numpy()

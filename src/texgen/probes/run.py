@@ -17,12 +17,15 @@ import torch
 from PIL import Image
 
 from ..io import read_tsv, write_text
+from ..models.local import causal_windows
 from ..models.model import TextureModel, generate, load_model
 from ..models.orderings import roll, spiral_order
 from ..models.sample import (
     complete,
     first_token_fraction,
     grid,
+    grow,
+    local_generate,
     image_shape,
     mark_seed,
     save_png,
@@ -33,6 +36,7 @@ from ..models.sample import (
     window_stride,
 )
 from . import metrics as M
+from . import peer
 from .classical import efros_leung
 
 log = logging.getLogger("texgen.probes")
@@ -42,7 +46,7 @@ COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "dark grey": (64, 64, 6
            "yellow": (255, 255, 0), "cyan": (0, 255, 255), "magenta": (255, 0, 255), "brown": (120, 72, 32)}
 PROBE_DEFAULTS = {"new_pixels": 32, "crop": 32, "crops": 8, "samples": 4, "temperature": 1.0, "free_size": 32,
                   "seed": 0, "probe_crops_per_tile": 4, "probe_folds": 5, "conditioned_samples": 4,
-                  "score_crops": 32, "guidance": 3.0}
+                  "score_crops": 32, "guidance": 3.0, "growth_seed": 32, "growth_factor": 4, "growth_seeds": 4}
 
 
 
@@ -50,20 +54,27 @@ def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new
     """Continue the token sequences of a synthetic image (B = 1) by n_new tokens after seed_len.
 
     Returns (generated pixels, true pixels at the same places, display image). Works on the token
-    grid, so a VQ prior continues codes (``patch`` x ``patch`` pixels each)."""
+    grid, so a VQ prior continues codes (``patch`` x ``patch`` pixels each); a local-ordering model
+    generates the same raster positions from its windows (after test-time training on the seed)."""
     ordering, patch = model.cfg.ordering, model.codec.patch
-    tokens, gh, gw = to_sequences(model, image[None])
-    gen = torch.Generator().manual_seed(p["seed"])
-    out = generate(model, tokens[:, :seed_len], seed_len + n_new, p["temperature"], None, True, gen,
-                   stride=window_stride(model, gw))
-    canvas = tokens.clone()
-    canvas[:, :seed_len + n_new] = out
-    shown = to_images(model, canvas, gh, gw)[0]
-    flags = torch.zeros(tokens.shape[:2] + (1,), dtype=torch.uint8)
-    flags[:, :seed_len] = 1
-    flags[:, seed_len:seed_len + n_new] = 2
-    where = roll(flags, ordering, gh, gw)[0, ..., 0].numpy()
-    where = np.kron(where, np.ones((patch, patch), np.uint8)) if patch > 1 else where
+    if model.cfg.local:
+        flat = np.arange(image.shape[0] * image.shape[1]).reshape(image.shape[:2])
+        where = np.where(flat < seed_len, 1, np.where(flat < seed_len + n_new, 2, 0)).astype(np.uint8)
+        shown = local_generate(model, image[None], where == 1, todo=where == 2, temperature=p["temperature"],
+                               seed=p["seed"])[0]
+    else:
+        tokens, gh, gw = to_sequences(model, image[None])
+        gen = torch.Generator().manual_seed(p["seed"])
+        out = generate(model, tokens[:, :seed_len], seed_len + n_new, p["temperature"], None, True, gen,
+                       stride=window_stride(model, gw))
+        canvas = tokens.clone()
+        canvas[:, :seed_len + n_new] = out
+        shown = to_images(model, canvas, gh, gw)[0]
+        flags = torch.zeros(tokens.shape[:2] + (1,), dtype=torch.uint8)
+        flags[:, :seed_len] = 1
+        flags[:, seed_len:seed_len + n_new] = 2
+        where = roll(flags, ordering, gh, gw)[0, ..., 0].numpy()
+        where = np.kron(where, np.ones((patch, patch), np.uint8)) if patch > 1 else where
     generated, truth = shown[where == 2], image[where == 2]
     shown = np.where((where == 0)[..., None], WHITE, shown).astype(np.uint8)
     shown = mark_seed(shown, where == 1)
@@ -82,6 +93,8 @@ def _probe_image_shape(model: TextureModel, n_new: int, cap_rows: int = 128, col
     if model.cfg.ordering == "column":
         seed_len = min(ctx, cap_rows)  # CIT: 32 columns x up to 128 rows of context
         return (seed_len + n_new) * patch, columns * patch, seed_len
+    if model.cfg.local:  # 32 columns, 16 seed rows: two periods of 4-pixel stripes to learn from
+        return -(-(16 * columns + n_new) // columns) * patch, columns * patch, 16 * columns
     seed_len = ctx  # SIT / raster: the whole context
     if model.cfg.ordering == "raster":  # rows as wide as the training crops
         width = _side(ctx + 1)
@@ -191,7 +204,10 @@ def completion_probe(model, split_tsv, p, root="."):
     mask = seed_mask(ordering, size, width, frac, model.codec.patch)
     batch = np.stack(crops)
     samples = [[] for _ in crops]
-    for j in range(k):
+    if model.cfg.local:  # k samples of each crop from one model test-time trained on its seed
+        done = complete(model, np.repeat(batch, k, axis=0), frac, p["temperature"], None, True, p["seed"])
+        samples = [list(done[i * k:(i + 1) * k]) for i in range(len(crops))]
+    for j in range(0 if model.cfg.local else k):
         done = complete(model, batch, frac, p["temperature"], None, True, p["seed"] + j)
         for i in range(len(crops)):
             samples[i].append(done[i])
@@ -199,6 +215,8 @@ def completion_probe(model, split_tsv, p, root="."):
     classical = [[efros_leung(c, mask, _fill_order(ordering, size, width), seed=p["seed"] + j) for j in range(k)]
                  for c in crops]
     ref = _completion_scores(crops, classical, mask)
+    peer_samples = [[peer.inpaint(c, mask, rng_seed=p["seed"] + j) for j in range(k)] for c in crops]
+    peer_scores = _completion_scores(crops, peer_samples, mask)
     # the real-vs-real reference: each crop's seed kept, the rest pasted from another crop of the same
     # tile, i.e. a perfect texture with the seam of a paste; scored like the model's samples
     others = _val_crops(split_tsv, size, len(crops), p["seed"] + 1000, root, width)
@@ -206,10 +224,10 @@ def completion_probe(model, split_tsv, p, root="."):
     rows = []
     for i in range(min(4, len(crops))):
         seed_only = np.where(mask[..., None], crops[i], WHITE).astype(np.uint8)
-        rows.append(grid([seed_only] + [mark_seed(s, mask) for s in samples[i]] + [mark_seed(classical[i][0], mask),
-                                                                                    crops[i]], scale=3))
+        rows.append(grid([seed_only] + [mark_seed(s, mask) for s in samples[i]]
+                         + [mark_seed(classical[i][0], mask), mark_seed(peer_samples[i][0], mask), crops[i]], scale=3))
     sheet = stack_rows(rows)
-    return {"model": scores, "classical": ref, "real_vs_real_swd": floor, "samples_per_crop": k,
+    return {"model": scores, "classical": ref, "gmic": peer_scores, "real_vs_real_swd": floor, "samples_per_crop": k,
             "crops": len(crops), "crop": size, "seed_fraction": frac,
             "deterministic_codec": model.cfg.codec == "rgb"}, sheet
 
@@ -222,19 +240,23 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
     from ..models.codecs import energy_score
     from ..models.orderings import crop_shape
 
-    gh, gw = crop_shape(model.cfg.ordering, model.cfg.context, 8)
+    gh, gw = (16, 16) if model.cfg.local else crop_shape(model.cfg.ordering, model.cfg.context, 8)
     crops = np.stack([c[:gh, :gw] for c in _val_crops(split_tsv, max(gh, gw), p["score_crops"], p["seed"] + 7,
                                                          root)])
-    tokens, _, _ = to_sequences(model, crops)
-    tokens = tokens[:, : model.cfg.context + 1]
     model.eval()
-    out = model(tokens[:, :-1])
+    if model.cfg.local:  # every pixel from its raster-causal window
+        batch = causal_windows(model.codec.encode(torch.as_tensor(crops)), model.window)
+    else:
+        tokens, _, _ = to_sequences(model, crops)
+        batch = tokens[:, : model.cfg.context + 1]
+    inputs, targets = model.split_batch(batch)
+    out = model(inputs)
     gen = torch.Generator().manual_seed(p["seed"])
 
     def draw():  # decoded pixels in [0, 1] (the regression codec's decode rounds to 8 bits)
         return model.codec.decode(model.codec.sample(out, 1.0, None, gen)).float() / 255.0
 
-    target = model.codec.decode(tokens[:, 1:]).float() / 255.0
+    target = model.codec.decode(targets).float() / 255.0
     draws = [draw() for _ in range(8)]
     es = 0.5 * energy_score(draws[0], draws[1], target).mean()
     mean = torch.stack(draws).mean(0)
@@ -257,6 +279,90 @@ def free_probe(model, split_tsv, p, root="."):
             "pixels_per_s": generated / seconds, "size": size, "width": width}, grid(tiles, scale=3)
 
 
+def _growth_seeds(split_tsv, seed_size: int, n: int, seed: int, root=".") -> list[tuple[np.ndarray, np.ndarray]]:
+    """n (seed crop, its whole source tile) pairs from distinct validation tiles (cycling if fewer)."""
+    rows = [r for r in read_tsv(split_tsv) if r["split"] == "val"]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        with Image.open(Path(root, rows[(i * 7) % len(rows)]["tile"])) as im:
+            tile = np.asarray(im.convert("RGB"))
+        y, x = (int(rng.integers(0, s - seed_size + 1)) for s in tile.shape[:2])
+        out.append((tile[y:y + seed_size, x:x + seed_size].copy(), tile))
+    return out
+
+
+def _random_crops(tile: np.ndarray, size: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    ys = rng.integers(0, tile.shape[0] - size + 1, n)
+    xs = rng.integers(0, tile.shape[1] - size + 1, n)
+    return [tile[y:y + size, x:x + size] for y, x in zip(ys, xs)]
+
+
+def _model_growth(model: TextureModel, seed_img: np.ndarray, tile: np.ndarray, size: int, p: dict, i: int):
+    """A size x size texture grown by the model from the seed. Local models keep the seed in the top-left
+    corner and grow around it; the sequence orderings grow their own seed shape (top rows, inner spiral)
+    holding as many pixels as the seed, taken from the same place of the tile."""
+    if model.cfg.local:
+        return grow(model, seed_img, size, size, seed=p["seed"] + i)[0]
+    h, w = image_shape(model, size)
+    canvas = tile[:h, :w]
+    frac = seed_img.size / canvas.size
+    if model.cfg.ordering == "spiral":
+        frac = min(frac, 1.0)
+    return complete(model, canvas[None], frac, p["temperature"], None, True, p["seed"] + i)[0]
+
+
+def growth_probe(model: TextureModel, split_tsv, p: dict, root="."):
+    """Seeds of held-out tiles grown to ``growth_factor`` times their side by the model, Efros-Leung and
+    G'MIC: SWD and Lab W1 against the seed's source tile, a real-vs-real floor (another crop of the same
+    tile), seconds per texture; for local models also a tileable (xy) sample and its wrap-seam ratio."""
+    s0, size = p["growth_seed"], p["growth_seed"] * p["growth_factor"]
+    seeds = _growth_seeds(split_tsv, s0, p["growth_seeds"], p["seed"] + 5, root)
+    known = np.zeros((size, size), bool)
+    known[:s0, :s0] = True
+    methods = {
+        "model": lambda sd, tile, i: _model_growth(model, sd, tile, size, p, i),
+        "classical": lambda sd, tile, i: efros_leung(np.pad(sd, ((0, size - s0), (0, size - s0), (0, 0))), known,
+                                                     np.arange(size * size), seed=p["seed"] + i),
+        "gmic": lambda sd, tile, i: peer.grow(sd, size, size, rng_seed=p["seed"] + i),
+    }
+    rng = np.random.default_rng(p["seed"] + 6)
+    refs = [_random_crops(tile, size, 1, rng)[0] for _, tile in seeds]
+    others = [_random_crops(tile, size, 1, rng)[0] for _, tile in seeds]
+    pools = [tile[::4, ::4].reshape(-1, 3) for _, tile in seeds]  # Lab W1 against the tile's colours
+
+    def scores(images: list[np.ndarray], seconds: float) -> dict:
+        return {"swd": M.swd(images, refs), "lab_w1": float(np.mean([M.lab_wasserstein(im.reshape(-1, 3), pool)
+                                                                     for im, pool in zip(images, pools)])),
+                "seconds_per_texture": seconds / len(images),
+                "tileability": float(np.mean([M.tileability(im) for im in images]))}
+
+    result, grown = {}, {}
+    for name, fn in methods.items():
+        t = time.perf_counter()
+        grown[name] = [fn(sd, tile, i) for i, (sd, tile) in enumerate(seeds)]
+        result[name] = scores(grown[name], time.perf_counter() - t)
+    result["real_vs_real"] = scores(others, 0.0)
+    result.update({"seed": s0, "size": size, "textures": len(seeds)})
+    rows = []
+    for i, (sd, _) in enumerate(seeds[:4]):
+        seed_only = np.full((size, size, 3), WHITE, np.uint8)
+        seed_only[:s0, :s0] = sd
+        h, w = grown["model"][i].shape[:2]
+        model_img = np.full((size, size, 3), WHITE, np.uint8)
+        model_img[:h, :w] = grown["model"][i][:size, :size]
+        rows.append(grid([seed_only, model_img, grown["classical"][i], grown["gmic"][i], refs[i]], scale=1, gap=4))
+    tile_image = None
+    if model.cfg.local:
+        t = time.perf_counter()
+        wrapped = [grow(model, sd, size, size, wrap="xy", seed=p["seed"] + i)[0] for i, (sd, _) in enumerate(seeds)]
+        result["tileable"] = {"wrap": "xy", "seconds_per_texture": (time.perf_counter() - t) / len(seeds),
+                              "wrap_seam_ratio": float(np.mean([M.tileability(w) for w in wrapped])),
+                              "swd": M.swd(wrapped, refs)}
+        tile_image = grid([np.tile(w, (2, 2, 1)) for w in wrapped[:2]], scale=1, gap=8)
+    return result, stack_rows(rows), tile_image
+
+
 def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Path, params: dict,
                root: str | Path = ".") -> dict:
     """Run every probe; write metrics.json and the PNGs into out_dir (atomically, file by file)."""
@@ -277,6 +383,12 @@ def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Pat
     result["free"], tiled = free_probe(model, split_tsv, p, root)
     save_png(out / "free.png", tiled)
     log.info("free generation: %s", result["free"])
+    result["growth"], sheet, tile_image = growth_probe(model, split_tsv, p, root)
+    save_png(out / "growth.png", sheet)
+    if tile_image is None:  # sequence orderings cannot wrap: their free samples tiled 2 x 2 show the seams
+        tile_image = tiled
+    save_png(out / "growth_tile.png", tile_image)
+    log.info("growth: %s", json.dumps(result["growth"])[:400])
     if model.cfg.codec != "vq":
         result["next_pixel"] = next_pixel_scores(model, split_tsv, p, root)
         log.info("next-pixel scores: %s", result["next_pixel"])

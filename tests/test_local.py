@@ -1,0 +1,229 @@
+"""The local ordering (2-D windows, any canvas size, wrap-around), the channel codec and the G'MIC peer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from texgen.models import local as L
+from texgen.models.model import ModelConfig, TextureModel, load_model, save_model
+from texgen.models.sample import complete, grow
+from texgen.probes import metrics as M
+from texgen.probes import peer
+
+from .helpers import skimage_data
+
+
+def local_model(codec: str = "energy", window: int = 2, adapt_steps: int = 0, seed: int = 0,
+                reach: int = 4) -> TextureModel:
+    torch.manual_seed(seed)
+    model = TextureModel(ModelConfig(ordering="local", codec=codec, window=window, reach=reach, n_embd=16, n_head=2,
+                                     n_layer=2, act="leaky_relu", adapt_steps=adapt_steps)).eval()
+    if codec == "energy":  # its AdaLN starts at zero (output independent of the context): make it depend
+        with torch.no_grad():
+            for m in model.codec.modulation:
+                m.weight.normal_(std=0.5)
+    return model
+
+
+def brick(size: int = 48) -> np.ndarray:
+    with Image.open(skimage_data() / "brick.png") as im:
+        grey = np.asarray(im.convert("L"))[:size, :size]
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def test_offsets_and_causal_half():
+    win = L.Window(1)
+    assert win.offsets.tolist() == [[-1, -1], [-1, 0], [-1, 1], [0, -1], [0, 0], [0, 1], [1, -1], [1, 0], [1, 1]]
+    assert win.causal.tolist() == [True, True, True, True, False, False, False, False, False]
+    assert win.centre == 4 and win.slope == 2
+    assert L.Window(3).size == 49
+    far = L.Window(3, 6)
+    assert far.size == 89 and far.centre == 24 and far.offsets[24].tolist() == [0, 0]
+    assert len({tuple(o) for o in far.offsets.tolist()}) == 89  # no offset twice
+    assert far.slope == 4  # (-1, 3) and (-2, 6) must both come before (0, 0)
+
+
+def test_gather_wraps_only_the_axes_asked_for():
+    grid = torch.arange(4 * 5).reshape(1, 4, 5, 1)  # value = y * 5 + x
+    known = torch.ones(4, 5, dtype=torch.bool)
+    ys, xs = torch.tensor([0]), torch.tensor([4])  # the top-right corner
+    for wrap, left_of_right_edge, above in (("", None, None), ("x", 0, None), ("y", None, 19), ("xy", 0, 19)):
+        values, kn = L.gather(grid, known, ys, xs, L.Window(1), wrap)
+        v, k = values[0, 0, :, 0].view(3, 3), kn[0, 0].view(3, 3)
+        assert v[1, 0] == 3 and k[1, 0]  # (0, 3): inside
+        assert bool(k[1, 2]) == (left_of_right_edge is not None)  # (0, 5) wraps to (0, 0)
+        if left_of_right_edge is not None:
+            assert v[1, 2] == left_of_right_edge
+        assert bool(k[0, 1]) == (above is not None)  # (-1, 4) wraps to (3, 4)
+        if above is not None:
+            assert v[0, 1] == above
+        assert not k[1, 1]  # the centre is never known
+
+
+@pytest.mark.parametrize("win", [L.Window(2), L.Window(1, 4), L.Window(3, 6)])
+def test_wavefronts_respect_raster_dependencies(win):
+    todo = np.ones((10, 12), bool)
+    step_of = np.zeros(todo.shape, int)
+    for i, (ys, xs) in enumerate(L.wavefronts(todo, win)):
+        step_of[ys, xs] = i
+    for y in range(10):
+        for x in range(12):
+            for (dy, dx), c in zip(win.offsets.tolist(), win.causal.tolist()):
+                yy, xx = y + dy, x + dx
+                if c and 0 <= yy < 10 and 0 <= xx < 12:  # raster order knows it: generated in an earlier step
+                    assert step_of[yy, xx] < step_of[y, x]
+    assert len(L.wavefronts(todo, win)) < todo.size
+
+
+@pytest.mark.parametrize("codec", ["energy", "channels"])
+def test_changing_a_later_pixel_never_changes_an_earlier_prediction(codec):
+    """Causality of fill: pixels generated before (y, x) do not depend on the image after it."""
+    model = local_model(codec)
+    img = brick(16)
+    known = np.zeros((16, 16), bool)
+    known[:4] = True
+    a = complete_with(model, img, known, seed=3)
+    changed = img.copy()
+    changed[10:] = 255 - changed[10:]  # pixels that are generated, not known: their values must not matter
+    b = complete_with(model, changed, known, seed=3)
+    assert np.array_equal(a, b)
+    # and the seed does matter
+    other = img.copy()
+    other[:4] = 255 - other[:4]
+    assert not np.array_equal(a[4:], complete_with(model, other, known, seed=3)[4:])
+
+
+def complete_with(model, img, known, seed):
+    from texgen.models.sample import local_generate
+
+    return local_generate(model, img[None], known, seed=seed)[0]
+
+
+def test_window_forward_ignores_unknown_values():
+    model = local_model("channels")
+    values = torch.randint(0, 256, (5, L.Window(2).size, 3))
+    known = L.training_masks(5, L.Window(2), torch.Generator().manual_seed(0))
+    out = model.window_forward(values, known)
+    scrambled = torch.where(known[..., None], values, torch.randint(0, 256, values.shape))
+    assert torch.allclose(out, model.window_forward(scrambled, known))
+
+
+def test_training_masks_never_reveal_the_centre_and_include_growth_shapes():
+    win = L.Window(3, 6)
+    masks = L.training_masks(4000, win, torch.Generator().manual_seed(1))
+    assert not masks[:, win.centre].any()
+    assert (masks | ~win.causal).all()  # the causal half is always known (before crop borders)
+    below = win.offsets[:, 0] > 0
+    assert 0.05 < masks[:, below].any(1).float().mean() < 0.6  # some masks see rows below
+
+
+def test_any_size_and_tileable_growth():
+    model = local_model("energy")
+    seed = brick(8)
+    for h, w in ((24, 40), (33, 17)):
+        out = grow(model, seed, h, w, count=2, seed=1)
+        assert out.shape == (2, h, w, 3)
+        assert np.array_equal(out[0, :8, :8], seed)  # the seed is kept
+        assert not np.array_equal(out[0], out[1])  # two samples differ
+    with pytest.raises(ValueError, match="larger than the texture"):
+        grow(model, brick(32), 16, 16)
+    with pytest.raises(ValueError, match="tileable must be one of"):
+        grow(model, seed, 16, 16, wrap="z")
+
+
+def test_test_time_training_learns_the_seed(tmp_path):
+    """A few steps on a solid-colour seed make an untrained model continue that colour."""
+    model = local_model("energy", adapt_steps=60)
+    seed = np.full((12, 12, 3), (200, 40, 30), np.uint8)
+    before = grow(model, seed, 16, 16, adapt_steps=0)[0]
+    after = grow(model, seed, 16, 16)[0]
+    colour = (200, 40, 30)
+    new = np.ones((16, 16), bool)
+    new[:12, :12] = False
+    assert M.mean_delta_e(after[new], colour) < 0.5 * M.mean_delta_e(before[new], colour)
+    # the adapted copy is thrown away: the model itself is unchanged
+    path = tmp_path / "m.pt"
+    save_model(path, model, {})
+    loaded, _ = load_model(path)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+
+
+def test_complete_is_reproducible_and_seeded():
+    model = local_model("channels")
+    crops = np.stack([brick(16), brick(16)[::-1]])
+    a = complete(model, crops, 0.5, seed=4)
+    assert np.array_equal(a, complete(model, crops, 0.5, seed=4))
+    assert not np.array_equal(a, complete(model, crops, 0.5, seed=5))
+    assert np.array_equal(a[:, :8], crops[:, :8])
+
+
+def test_channel_codec_loss_and_sampling():
+    from texgen.models.codecs import ChannelCodec
+
+    torch.manual_seed(0)
+    codec = ChannelCodec(8)
+    hidden = torch.randn(64, 8)
+    target = torch.randint(0, 256, (64, 3))
+    loss = codec.loss(hidden, target)
+    assert abs(float(loss) - 3 * np.log(256)) < 1.0  # near uniform at initialisation
+    assert codec.sample(hidden, 0.0).shape == (64, 3)
+    assert torch.equal(codec.sample(hidden, 0.0), codec.sample(hidden, 0.0))  # argmax
+    opt = torch.optim.Adam(codec.parameters(), 0.05)
+    for _ in range(150):  # learns a one-colour distribution
+        loss = codec.loss(hidden, torch.tensor([[10, 200, 30]]).expand(64, 3))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert codec.sample(hidden, 0.0).tolist() == [[10, 200, 30]] * 64
+
+
+def test_gmic_reference_grows_and_inpaints():
+    seed = brick(32)
+    a = peer.grow(seed, 64, 48, rng_seed=1)
+    assert a.shape == (64, 48, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, peer.grow(seed, 64, 48, rng_seed=1))  # seeded
+    known = np.zeros((32, 32), bool)
+    known[:16] = True
+    filled = peer.inpaint(seed, known, rng_seed=0)
+    assert np.array_equal(filled[:16], seed[:16])
+    assert M.mse(filled[16:], np.zeros_like(filled[16:])) > 100  # the hole was filled with texture
+
+
+def test_gmic_errors_are_clear():
+    with pytest.raises(peer.PeerError, match="G'MIC command 'no_such_command' failed"):
+        peer.run("no_such_command", [brick(8).astype(np.float32)])
+    with pytest.raises(peer.PeerError, match="does not match image"):
+        peer.inpaint(brick(8), np.ones((4, 4), bool))
+    with pytest.raises(peer.PeerError, match="RGB seed"):
+        peer.grow(np.zeros((8, 8), np.uint8), 16, 16)
+
+
+def test_missing_gmic_says_how_to_install(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_gmic(name, *args, **kwargs):
+        if name == "gmic":
+            raise ImportError("No module named 'gmic'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_gmic)
+    with pytest.raises(peer.PeerError, match="G'MIC is not installed.*make setup"):
+        peer.grow(brick(8), 16, 16)
+
+
+def test_wrapped_growth_is_seamless_by_construction():
+    """With xy wrap the window crosses the seams, so a trained model's wrap seam is like its inner steps.
+
+    An untrained model is noise everywhere; this checks the wrap-seam ratio is computed over the seam the
+    generator saw (ratio near 1 for noise, with or without wrap) and that wrap changes the pixels at the seam."""
+    model = local_model("energy")
+    seed = brick(8)
+    plain = grow(model, seed, 24, 24, seed=2)[0]
+    wrapped = grow(model, seed, 24, 24, wrap="xy", seed=2)[0]
+    assert not np.array_equal(plain[:, -2:], wrapped[:, -2:])
+    assert 0.3 < M.tileability(wrapped) < 3
