@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 
@@ -20,7 +19,7 @@ def _where(path: Any) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
-def _describe(err: jsonschema.ValidationError) -> str:
+def _describe(err: "jsonschema.ValidationError") -> str:  # noqa: F821
     """One line per error: the key, what is wrong, what is expected."""
     where = _where(err.absolute_path)
     desc = err.schema.get("description") if isinstance(err.schema, dict) else None
@@ -72,6 +71,8 @@ def validate(config: dict, schema_path: str | Path, check_files: bool = True) ->
     Raises ConfigError listing every problem (key path, what is wrong, what is expected).
     """
     schema = load_schema(schema_path)
+    import jsonschema  # here, not at import: model commands on a GPU node need no schema validator
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     problems = []

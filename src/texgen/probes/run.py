@@ -315,7 +315,8 @@ def _model_growth(model: TextureModel, seed_img: np.ndarray, tile: np.ndarray, s
 def growth_probe(model: TextureModel, split_tsv, p: dict, root="."):
     """Seeds of held-out tiles grown to ``growth_factor`` times their side by the model, Efros-Leung and
     G'MIC: SWD and Lab W1 against the seed's source tile, a real-vs-real floor (another crop of the same
-    tile), seconds per texture; for local models also a tileable (xy) sample and its wrap-seam ratio."""
+    tile), seconds per texture; for local models also tileable (xy) textures from the first two seeds and
+    their wrap-seam ratio."""
     s0, size = p["growth_seed"], p["growth_seed"] * p["growth_factor"]
     seeds = _growth_seeds(split_tsv, s0, p["growth_seeds"], p["seed"] + 5, root)
     known = np.zeros((size, size), bool)
@@ -355,11 +356,11 @@ def growth_probe(model: TextureModel, split_tsv, p: dict, root="."):
     tile_image = None
     if model.cfg.local:
         t = time.perf_counter()
-        wrapped = [grow(model, sd, size, size, wrap="xy", seed=p["seed"] + i)[0] for i, (sd, _) in enumerate(seeds)]
-        result["tileable"] = {"wrap": "xy", "seconds_per_texture": (time.perf_counter() - t) / len(seeds),
+        wrapped = [grow(model, sd, size, size, wrap="xy", seed=p["seed"] + i)[0] for i, (sd, _) in enumerate(seeds[:2])]
+        result["tileable"] = {"wrap": "xy", "seconds_per_texture": (time.perf_counter() - t) / len(wrapped),
                               "wrap_seam_ratio": float(np.mean([M.tileability(w) for w in wrapped])),
-                              "swd": M.swd(wrapped, refs)}
-        tile_image = grid([np.tile(w, (2, 2, 1)) for w in wrapped[:2]], scale=1, gap=8)
+                              "swd": M.swd(wrapped, refs[:len(wrapped)]), "textures": len(wrapped)}
+        tile_image = grid([np.tile(w, (2, 2, 1)) for w in wrapped], scale=1, gap=8)
     return result, stack_rows(rows), tile_image
 
 
