@@ -264,6 +264,17 @@ def _cmd_probe(a: argparse.Namespace) -> None:
     run_probes(a.model, a.split, a.out_dir, json.loads(a.spec))
 
 
+def _cmd_growth_reference(a: argparse.Namespace) -> None:
+    from .io import write_text
+    from .models.sample import save_png
+    from .probes.growth import reference_growth
+    from .probes.run import PROBE_DEFAULTS
+
+    result, sheet = reference_growth(a.split, {**PROBE_DEFAULTS, **json.loads(a.spec)})
+    save_png(a.sheet, sheet)
+    write_text(a.out, json.dumps(result, indent=1, sort_keys=True))
+
+
 def _cmd_linear_probe(a: argparse.Namespace) -> None:
     from .probes.linear import run_linear_probe
 
@@ -503,6 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = _probe_parser(sub, "probe", "run every probe on one trained variant", _cmd_probe)
     s.add_argument("--out-dir", required=True)
+
+    s = sub.add_parser("growth-reference", help="Efros-Leung and G'MIC grow the growth probe's seeds (once)")
+    s.add_argument("--split", required=True, help="a variant's split.tsv (its validation tiles give the seeds)")
+    s.add_argument("--spec", default="{}", help="JSON of the probe settings")
+    s.add_argument("--out", required=True)
+    s.add_argument("--sheet", required=True, help="PNG: seed | Efros-Leung | G'MIC | real crop")
+    s.set_defaults(func=_cmd_growth_reference)
 
     s = _probe_parser(sub, "linear-probe", "logistic-regression probes of every layer (material, source)",
                       _cmd_linear_probe)

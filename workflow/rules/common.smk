@@ -184,6 +184,8 @@ def sample_spec(wildcards):
     return json.dumps(MODELS.get("sample") or {}, sort_keys=True)
 
 
+# the growth references (Efros-Leung, G'MIC) run once, on the first built variant's split
+GROWTH_SPLIT = f"results/models/{BUILD[0]}/split.tsv" if BUILD else []
 PROBE_IMAGES = ["colour", "zebra", "pattern", "completion", "free", "growth", "growth_tile"]
 WORKFLOW_DIR = Path(workflow.basedir)
 

@@ -25,6 +25,28 @@ rule probe_variant:
         " --out-dir {params.out_dir:q} 2> {log:q}"
 
 
+rule growth_reference:
+    """Efros-Leung and G'MIC grow the growth probe's seeds once (they do not depend on the model): the
+    validation tiles of the first built variant's split; the report flags variants split differently."""
+    input:
+        split=GROWTH_SPLIT,
+    output:
+        result="results/probes/growth_reference.json",
+        sheet="results/probes/growth_reference.png",
+    params:
+        spec=probe_spec,
+    log:
+        "logs/growth_reference.log",
+    benchmark:
+        "logs/benchmarks/growth_reference.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "texgen growth-reference --split {input.split:q} --spec {params.spec:q} --out {output.result:q}"
+        " --sheet {output.sheet:q} 2> {log:q}"
+
+
 rule linear_probe:
     """Logistic-regression probes on every layer's pooled features (material, source), with controls."""
     input:
@@ -97,3 +119,4 @@ rule probe:
         expand("results/probes/{variant}/linear.json", variant=BUILD),
         expand("results/probes/{variant}/conditioned.json", variant=CONDITIONED_BUILD),
         "results/probes/linear_probes.png" if BUILD else [],
+        "results/probes/growth_reference.json" if BUILD else [],

@@ -24,7 +24,6 @@ from ..models.sample import (
     complete,
     first_token_fraction,
     grid,
-    grow,
     local_generate,
     image_shape,
     mark_seed,
@@ -38,6 +37,7 @@ from ..models.sample import (
 from . import metrics as M
 from . import peer
 from .classical import efros_leung
+from .growth import model_growth
 
 log = logging.getLogger("texgen.probes")
 WHITE = 255
@@ -279,91 +279,6 @@ def free_probe(model, split_tsv, p, root="."):
             "pixels_per_s": generated / seconds, "size": size, "width": width}, grid(tiles, scale=3)
 
 
-def _growth_seeds(split_tsv, seed_size: int, n: int, seed: int, root=".") -> list[tuple[np.ndarray, np.ndarray]]:
-    """n (seed crop, its whole source tile) pairs from distinct validation tiles (cycling if fewer)."""
-    rows = [r for r in read_tsv(split_tsv) if r["split"] == "val"]
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        with Image.open(Path(root, rows[(i * 7) % len(rows)]["tile"])) as im:
-            tile = np.asarray(im.convert("RGB"))
-        y, x = (int(rng.integers(0, s - seed_size + 1)) for s in tile.shape[:2])
-        out.append((tile[y:y + seed_size, x:x + seed_size].copy(), tile))
-    return out
-
-
-def _random_crops(tile: np.ndarray, size: int, n: int, rng: np.random.Generator) -> list[np.ndarray]:
-    ys = rng.integers(0, tile.shape[0] - size + 1, n)
-    xs = rng.integers(0, tile.shape[1] - size + 1, n)
-    return [tile[y:y + size, x:x + size] for y, x in zip(ys, xs)]
-
-
-def _model_growth(model: TextureModel, seed_img: np.ndarray, tile: np.ndarray, size: int, p: dict, i: int):
-    """A size x size texture grown by the model from the seed. Local models keep the seed in the top-left
-    corner and grow around it; the sequence orderings grow their own seed shape (top rows, inner spiral)
-    holding as many pixels as the seed, taken from the same place of the tile."""
-    if model.cfg.local:
-        return grow(model, seed_img, size, size, seed=p["seed"] + i)[0]
-    h, w = image_shape(model, size)
-    canvas = tile[:h, :w]
-    frac = seed_img.size / canvas.size
-    if model.cfg.ordering == "spiral":
-        frac = min(frac, 1.0)
-    return complete(model, canvas[None], frac, p["temperature"], None, True, p["seed"] + i)[0]
-
-
-def growth_probe(model: TextureModel, split_tsv, p: dict, root="."):
-    """Seeds of held-out tiles grown to ``growth_factor`` times their side by the model, Efros-Leung and
-    G'MIC: SWD and Lab W1 against the seed's source tile, a real-vs-real floor (another crop of the same
-    tile), seconds per texture; for local models also tileable (xy) textures from the first two seeds and
-    their wrap-seam ratio."""
-    s0, size = p["growth_seed"], p["growth_seed"] * p["growth_factor"]
-    seeds = _growth_seeds(split_tsv, s0, p["growth_seeds"], p["seed"] + 5, root)
-    known = np.zeros((size, size), bool)
-    known[:s0, :s0] = True
-    methods = {
-        "model": lambda sd, tile, i: _model_growth(model, sd, tile, size, p, i),
-        "classical": lambda sd, tile, i: efros_leung(np.pad(sd, ((0, size - s0), (0, size - s0), (0, 0))), known,
-                                                     np.arange(size * size), seed=p["seed"] + i),
-        "gmic": lambda sd, tile, i: peer.grow(sd, size, size, rng_seed=p["seed"] + i),
-    }
-    rng = np.random.default_rng(p["seed"] + 6)
-    refs = [_random_crops(tile, size, 1, rng)[0] for _, tile in seeds]
-    others = [_random_crops(tile, size, 1, rng)[0] for _, tile in seeds]
-    pools = [tile[::4, ::4].reshape(-1, 3) for _, tile in seeds]  # Lab W1 against the tile's colours
-
-    def scores(images: list[np.ndarray], seconds: float) -> dict:
-        return {"swd": M.swd(images, refs), "lab_w1": float(np.mean([M.lab_wasserstein(im.reshape(-1, 3), pool)
-                                                                     for im, pool in zip(images, pools)])),
-                "seconds_per_texture": seconds / len(images),
-                "tileability": float(np.mean([M.tileability(im) for im in images]))}
-
-    result, grown = {}, {}
-    for name, fn in methods.items():
-        t = time.perf_counter()
-        grown[name] = [fn(sd, tile, i) for i, (sd, tile) in enumerate(seeds)]
-        result[name] = scores(grown[name], time.perf_counter() - t)
-    result["real_vs_real"] = scores(others, 0.0)
-    result.update({"seed": s0, "size": size, "textures": len(seeds)})
-    rows = []
-    for i, (sd, _) in enumerate(seeds[:4]):
-        seed_only = np.full((size, size, 3), WHITE, np.uint8)
-        seed_only[:s0, :s0] = sd
-        h, w = grown["model"][i].shape[:2]
-        model_img = np.full((size, size, 3), WHITE, np.uint8)
-        model_img[:h, :w] = grown["model"][i][:size, :size]
-        rows.append(grid([seed_only, model_img, grown["classical"][i], grown["gmic"][i], refs[i]], scale=1, gap=4))
-    tile_image = None
-    if model.cfg.local:
-        t = time.perf_counter()
-        wrapped = [grow(model, sd, size, size, wrap="xy", seed=p["seed"] + i)[0] for i, (sd, _) in enumerate(seeds[:2])]
-        result["tileable"] = {"wrap": "xy", "seconds_per_texture": (time.perf_counter() - t) / len(wrapped),
-                              "wrap_seam_ratio": float(np.mean([M.tileability(w) for w in wrapped])),
-                              "swd": M.swd(wrapped, refs[:len(wrapped)]), "textures": len(wrapped)}
-        tile_image = grid([np.tile(w, (2, 2, 1)) for w in wrapped], scale=1, gap=8)
-    return result, stack_rows(rows), tile_image
-
-
 def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Path, params: dict,
                root: str | Path = ".") -> dict:
     """Run every probe; write metrics.json and the PNGs into out_dir (atomically, file by file)."""
@@ -384,7 +299,7 @@ def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Pat
     result["free"], tiled = free_probe(model, split_tsv, p, root)
     save_png(out / "free.png", tiled)
     log.info("free generation: %s", result["free"])
-    result["growth"], sheet, tile_image = growth_probe(model, split_tsv, p, root)
+    result["growth"], sheet, tile_image = model_growth(model, split_tsv, p, root)
     save_png(out / "growth.png", sheet)
     if tile_image is None:  # sequence orderings cannot wrap: their free samples tiled 2 x 2 show the seams
         tile_image = tiled

@@ -106,12 +106,12 @@ def model_section(variants: dict, build: list[str], assets: Assets) -> dict:
 
 
 def probe_section(build: list[str], assets: Assets) -> dict:
-    """Completion and growth tables (each variant, then the classical and peer references once per seed
-    shape, then the real-vs-real floors) and every variant's probe numbers and images."""
+    """Completion and growth tables (each variant, then the classical and peer references, then the
+    real-vs-real floors) and every variant's probe numbers and images."""
     per, table, floors, growth = {}, [], [], []
     refs: dict[str, dict] = {}
     real: dict[str, float] = {}
-    grow_refs: dict = {}
+    ref = _json("results/probes/growth_reference.json")
     for v in build:
         m = _json(f"results/probes/{v}/metrics.json")
         images = {k: assets.copy(f"results/probes/{v}/{k}.png", f"probe_{v}_{k}.png")
@@ -124,22 +124,22 @@ def probe_section(build: list[str], assets: Assets) -> dict:
             real.setdefault(m["ordering"], c["real_vs_real_swd"])
             g = m.get("growth")
             if g:
-                growth.append({"name": v, **g["model"], "kind": "model", "tileable": g.get("tileable")})
-                grow_refs.setdefault("refs", g)
-    for ordering, ref in refs.items():
-        table.append({"name": f"Efros–Leung synthesis ({ordering} order)", **ref["classical"], "kind": "classical"})
-        if ref["gmic"]:
-            table.append({"name": f"G'MIC inpaint_matchpatch ({ordering} mask)", **ref["gmic"], "kind": "classical"})
+                other_split = bool(ref) and g.get("split_sha256") != ref.get("split_sha256")
+                growth.append({"name": v + (" (other split: not comparable)" if other_split else ""),
+                               **g["model"], "kind": "model", "tileable": g.get("tileable")})
+    for ordering, r in refs.items():
+        table.append({"name": f"Efros–Leung synthesis ({ordering} order)", **r["classical"], "kind": "classical"})
+        if r["gmic"]:
+            table.append({"name": f"G'MIC inpaint_matchpatch ({ordering} mask)", **r["gmic"], "kind": "classical"})
     for ordering, swd in real.items():
         floors.append({"name": f"real vs real ({ordering} order)", "swd": swd})
-    if grow_refs:
-        g = grow_refs["refs"]
-        growth.append({"name": "Efros–Leung synthesis (raster order)", **g["classical"], "kind": "classical"})
-        growth.append({"name": "G'MIC syntexturize_matchpatch", **g["gmic"], "kind": "classical"})
-        growth.append({"name": "real vs real (another crop of the seed's tile)", **g["real_vs_real"], "kind": "floor"})
-    settings = grow_refs["refs"] if grow_refs else {}
-    return {"per_variant": per, "table": table, "floors": floors, "growth": growth,
-            "growth_settings": {k: settings.get(k) for k in ("seed", "size", "textures")}}
+    if ref:
+        growth.append({"name": "Efros–Leung synthesis (raster order)", **ref["classical"], "kind": "classical"})
+        growth.append({"name": "G'MIC syntexturize_matchpatch", **ref["gmic"], "kind": "classical"})
+        growth.append({"name": "real vs real (another crop of the seed's tile)", **ref["real_vs_real"],
+                       "kind": "floor"})
+    return {"per_variant": per, "table": table, "floors": floors, "growth": growth, "growth_settings": ref or {},
+            "growth_sheet": assets.copy("results/probes/growth_reference.png", "growth_reference.png")}
 
 
 def token_section(variants: dict, build: list[str], tokenizers: list[str], assets: Assets) -> dict:
