@@ -35,7 +35,10 @@ def tiny_run(tmp_path_factory):
         "pal_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "raster", "codec": "palette", "palette_size": 8,
                      "context": 15, "condition": "material"},
         "vq_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "raster", "codec": "vq", "tokenizer": "tok_tiny",
-                    "context": 15}}
+                    "context": 15},
+        "local_tiny": {**TINY_VARIANT, "ordering": "local", "codec": "channels", "window": 2, "reach": 4,
+                       "adapt_steps": 5, "adapt_batch": 16, "data": {"crop_size": 12, "pixels_per_crop": 8,
+                                                                     "repeat": 4, "val_fraction": 0.3}}}
     # one deep copy per variant: YAML writes shared dicts as anchors, which edits would change together
     work, cfg = tiny_full_config(tmp_path, {name: copy.deepcopy(v) for name, v in variants.items()})
     plain = copy.deepcopy(TOKENIZER)
@@ -58,7 +61,7 @@ def tiny_run(tmp_path_factory):
 
 def test_outputs_of_every_stage(tiny_run):
     _, work, _ = tiny_run
-    for v in ("cit_tiny", "sit_tiny", "grey_tiny"):
+    for v in ("cit_tiny", "sit_tiny", "grey_tiny", "local_tiny"):
         metrics = read_tsv(work / f"results/models/{v}/metrics.tsv")
         assert int(metrics[-1]["step"]) == 30
         assert (work / f"results/models/{v}/samples.png").stat().st_size > 500
@@ -68,6 +71,22 @@ def test_outputs_of_every_stage(tiny_run):
         assert probe["completion"]["model"]["psnr"] > 0 and probe["free"]["pixels_per_s"] > 0
     assert (work / "results/analysis/plots/combined_lab.png").exists()
     assert "Nothing to be done" in snakemake(work, "-n", "all")
+
+
+def test_growth_probe_and_references(tiny_run):
+    _, work, _ = tiny_run
+    ref = json.loads((work / "results/probes/growth_reference.json").read_text())
+    assert ref["size"] == 24 and ref["textures"] == 2
+    for name in ("classical", "gmic", "real_vs_real"):
+        assert ref[name]["swd"] > 0 and ref[name]["lab_w1"] >= 0
+    for v in ("cit_tiny", "sit_tiny", "local_tiny"):
+        g = json.loads((work / f"results/probes/{v}/metrics.json").read_text())["growth"]
+        assert g["split_sha256"] == ref["split_sha256"]  # same split: the references apply
+        assert g["model"]["swd"] > 0 and g["model"]["seconds_per_texture"] > 0
+    local = json.loads((work / "results/probes/local_tiny/metrics.json").read_text())["growth"]
+    assert local["tileable"]["wrap"] == "xy" and local["tileable"]["wrap_seam_ratio"] > 0
+    with Image.open(work / "results/probes/local_tiny/growth_tile.png") as im:
+        assert im.size == (2 * 48 + 8, 48)  # two 24 px textures tiled 2 x 2, side by side
 
 
 def test_token_variants_linear_probes_and_conditioning(tiny_run):
@@ -112,14 +131,18 @@ def test_token_variants_linear_probes_and_conditioning(tiny_run):
 
 def test_probes_are_reproducible(tiny_run):
     _, work, _ = tiny_run
-    def numbers():  # everything but the measured speed
-        m = json.loads((work / "results/probes/sit_tiny/metrics.json").read_text())
+    def numbers(v):  # everything but the measured speeds
+        m = json.loads((work / f"results/probes/{v}/metrics.json").read_text())
         m["free"].pop("pixels_per_s")
+        for part in (m["growth"], m["growth"].get("tileable", {})):
+            for scores in [part] + [x for x in part.values() if isinstance(x, dict)]:
+                scores.pop("seconds_per_texture", None)
         return m
 
-    before = numbers()
-    snakemake(work, "--forcerun", "probe_variant", "results/probes/sit_tiny/metrics.json")
-    assert numbers() == before
+    for v in ("sit_tiny", "local_tiny"):
+        before = numbers(v)
+        snakemake(work, "--forcerun", "probe_variant", f"results/probes/{v}/metrics.json")
+        assert numbers(v) == before
 
 
 def test_report_in_a_real_browser(tiny_run):
@@ -129,7 +152,8 @@ def test_report_in_a_real_browser(tiny_run):
     assert page["errors"] == []
     assert page["images"] >= 20 and page["broken_images"] == []
     assert page["tables"] >= 8 and page["empty_tables"] == []
-    for text in ("Table 1", "Table 2", "cit_tiny", "sit_tiny", "Efros–Leung", "real vs real", "git commit",
+    for text in ("Table 1", "Table 2", "cit_tiny", "sit_tiny", "Efros–Leung", "real vs real", "git commit", "G'MIC",
+                 "Growth: a held-out seed grown to any size", "local_tiny",
                  "Palette of 8 colours", "tok_plain_tiny", "codes used", "Linear probes per layer", "energy score",
                  "Material-conditioned generation", "pal_tiny: samples asked for a material"):
         assert text in page["text"]

@@ -69,7 +69,8 @@ def tiny_full_config(tmp: Path, variants: dict[str, dict]) -> tuple[Path, dict]:
     (tmp / "review" / "pack.tsv").write_text(f"{file_id('pack/textures/wood_normal.png')}\tkeep\tcolour map\n")
     cfg = yaml.safe_load((work / "config.yaml").read_text())
     cfg["models"] = {"build": list(variants), "sample": {"size": 16}, "variants": variants}
-    cfg["probes"] = {"crop": 16, "crops": 4, "samples": 2, "free_size": 16, "new_pixels": 8}
+    cfg["probes"] = {"crop": 16, "crops": 4, "samples": 2, "free_size": 16, "new_pixels": 8, "growth_seed": 8,
+                     "growth_factor": 3, "growth_seeds": 2}
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return work, cfg
 

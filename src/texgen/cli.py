@@ -332,8 +332,21 @@ def _probe_parser(sub, name: str, help_: str, func) -> argparse.ArgumentParser:
     s.add_argument("--model", required=True)
     s.add_argument("--split", required=True)
     s.add_argument("--spec", default="{}", help="JSON of the probe settings")
-    s.set_defaults(func=func)
+    s.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, every core)")
+    s.set_defaults(func=_with_threads(func))
     return s
+
+
+def _with_threads(func):
+    """Run a command with torch limited to --threads: two jobs that each spin every core's worth of
+    threads on a shared CPU slow each other down several times."""
+    def run(a: argparse.Namespace) -> None:
+        if a.threads:
+            import torch
+
+            torch.set_num_threads(a.threads)
+        func(a)
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -485,7 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--spec", default="{}")
     s.add_argument("--out", required=True)
     s.add_argument("--info", required=True)
-    s.set_defaults(func=_cmd_sample_sheet)
+    s.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, every core)")
+    s.set_defaults(func=_with_threads(_cmd_sample_sheet))
 
     s = sub.add_parser("sample", help="generate a texture from a trained model")
     s.add_argument("--model", required=True, help="results/models/{variant}/model.pt")

@@ -16,13 +16,13 @@ rule probe_variant:
         "logs/probe/{variant}.log",
     benchmark:
         "logs/benchmarks/probe/{variant}.tsv"
-    threads: 2
+    threads: 1  # mostly single-threaded numpy (metrics, Efros-Leung): two probes share the 2 demo cores
     resources:
         mem_mb=3000,
         runtime=60,
     shell:
         "texgen probe --model {input.model:q} --split {input.split:q} --spec {params.spec:q}"
-        " --out-dir {params.out_dir:q} 2> {log:q}"
+        " --out-dir {params.out_dir:q} --threads {threads} 2> {log:q}"
 
 
 rule growth_reference:
@@ -62,13 +62,13 @@ rule linear_probe:
         "logs/linear_probe/{variant}.log",
     benchmark:
         "logs/benchmarks/linear_probe/{variant}.tsv"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
     shell:
         "texgen linear-probe --model {input.model:q} --split {input.split:q} {params.materials}"
-        " --spec {params.spec:q} --out {output:q} 2> {log:q}"
+        " --spec {params.spec:q} --out {output:q} --threads {threads} 2> {log:q}"
 
 
 rule condition_probe:
@@ -86,13 +86,13 @@ rule condition_probe:
         "logs/condition_probe/{variant}.log",
     benchmark:
         "logs/benchmarks/condition_probe/{variant}.tsv"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
     shell:
         "texgen condition-probe --model {input.model:q} --split {input.split:q} --materials {input.materials:q}"
-        " --spec {params.spec:q} --out {output.result:q} --sheet {output.sheet:q} 2> {log:q}"
+        " --spec {params.spec:q} --out {output.result:q} --sheet {output.sheet:q} --threads {threads} 2> {log:q}"
 
 
 rule plot_linear_probes:

@@ -49,7 +49,7 @@ rule sample_sheet:
         runtime=30,
     shell:
         "texgen sample-sheet --model {input.model:q} --split {input.split:q} --spec {params.spec:q}"
-        " --out {output.sheet:q} --info {output.info:q} 2> {log:q}"
+        " --out {output.sheet:q} --info {output.info:q} --threads {threads} 2> {log:q}"
 
 
 rule train:

@@ -93,7 +93,7 @@ def model_section(variants: dict, build: list[str], assets: Assets) -> dict:
         probe = _json(f"results/probes/{v}/metrics.json")
         train = spec.get("train") or {}
         rows.append({"variant": v, "ordering": spec["ordering"], "codec": spec["codec"],
-                     "batch": train.get("batch", 64), "context": spec["context"], "n_embd": spec["n_embd"],
+                     "batch": train.get("batch", 64), "context": _context(spec), "n_embd": spec["n_embd"],
                      "heads": spec["n_head"], "layers": spec["n_layer"],
                      "params": s and f"{s['n_params']:,}", "gpus": s and s["gpus"],
                      "best_val": s and f"{s['best_val_loss']:.4f} (step {s['best_step']})",
@@ -103,6 +103,15 @@ def model_section(variants: dict, build: list[str], assets: Assets) -> dict:
         figures[v] = {"curve": assets.copy(f"results/models/{v}/curve.png", f"curve_{v}.png"),
                       "samples": assets.copy(f"results/models/{v}/samples.png", f"samples_{v}.png")}
     return {"rows": rows, "figures": figures}
+
+
+def _context(spec: dict) -> str | int:
+    """A variant's context: its length, or for the local ordering its window (and dilated reach)."""
+    if spec["ordering"] != "local":
+        return spec["context"]
+    side = 2 * spec["window"] + 1
+    reach = spec.get("reach", 0)
+    return f"{side}×{side} window" + (f" + ring to {reach}" if reach > spec["window"] else "")
 
 
 def probe_section(build: list[str], assets: Assets) -> dict:
