@@ -105,6 +105,15 @@ def model_section(variants: dict, build: list[str], assets: Assets) -> dict:
     return {"rows": rows, "figures": figures}
 
 
+def _versus(model: dict, classical: dict, gmic: dict | None) -> str:
+    """How far a model is from the references: its SWD and Lab W1 as multiples of theirs (< 1 = better)."""
+    parts = []
+    for name, ref in (("Efros–Leung", classical), ("G'MIC", gmic)):
+        if ref and ref.get("swd") and ref.get("lab_w1"):
+            parts.append(f"{name} ×{model['swd'] / ref['swd']:.2f} / ×{model['lab_w1'] / ref['lab_w1']:.2f}")
+    return "; ".join(parts)
+
+
 def _context(spec: dict) -> str | int:
     """A variant's context: its length, or for the local ordering its window (and dilated reach)."""
     if spec["ordering"] != "local":
@@ -128,14 +137,17 @@ def probe_section(build: list[str], assets: Assets) -> dict:
         per[v] = {"metrics": m, "images": images}
         if m:
             c = m["completion"]
-            table.append({"name": v, **c["model"], "kind": "model"})
+            table.append({"name": v, **c["model"], "kind": "model",
+                          "vs": _versus(c["model"], c["classical"], c.get("gmic"))})
             refs.setdefault(m["ordering"], {"classical": c["classical"], "gmic": c.get("gmic")})
             real.setdefault(m["ordering"], c["real_vs_real_swd"])
             g = m.get("growth")
             if g:
                 other_split = bool(ref) and g.get("split_sha256") != ref.get("split_sha256")
                 growth.append({"name": v + (" (other split: not comparable)" if other_split else ""),
-                               **g["model"], "kind": "model", "tileable": g.get("tileable")})
+                               **g["model"], "kind": "model", "tileable": g.get("tileable"),
+                               "vs": "" if other_split or not ref else _versus(g["model"], ref["classical"],
+                                                                                ref["gmic"])})
     for ordering, r in refs.items():
         table.append({"name": f"Efros–Leung synthesis ({ordering} order)", **r["classical"], "kind": "classical"})
         if r["gmic"]:
