@@ -62,8 +62,11 @@ def grow(seed: np.ndarray, height: int, width: int, patch: int = 7, rng_seed: in
     """A height x width texture synthesised from the seed (uint8 (h, w, 3)) by ``syntexturize_matchpatch``."""
     if seed.ndim != 3 or seed.shape[2] != 3:
         raise PeerError(f"G'MIC growth needs an RGB seed (h, w, 3), got shape {seed.shape}")
-    out = run(f"syntexturize_matchpatch {int(width)},{int(height)},0,{int(patch)}", [seed.astype(np.float32)],
-              rng_seed)
+    # scales 0 = G'MIC's automatic pyramid, which fails on seeds under 32 px ("warp_patch: invalid
+    # selection"; measured for 8, 12 and 16 px): those get a single scale
+    scales = 0 if min(seed.shape[:2]) >= 32 else 1
+    out = run(f"syntexturize_matchpatch {int(width)},{int(height)},{scales},{int(patch)}",
+              [seed.astype(np.float32)], rng_seed)
     return _to_uint8(out[0])
 
 
