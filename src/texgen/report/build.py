@@ -9,6 +9,7 @@ import datetime as dt
 import importlib.metadata
 import json
 import logging
+import math
 import shutil
 import subprocess
 from collections import Counter, defaultdict
@@ -109,8 +110,9 @@ def _versus(model: dict, classical: dict, gmic: dict | None) -> str:
     """How far a model is from the references: its SWD and Lab W1 as multiples of theirs (< 1 = better)."""
     parts = []
     for name, ref in (("Efros–Leung", classical), ("G'MIC", gmic)):
-        if ref and ref.get("swd") and ref.get("lab_w1"):
-            parts.append(f"{name} ×{model['swd'] / ref['swd']:.2f} / ×{model['lab_w1'] / ref['lab_w1']:.2f}")
+        ratios = [model.get(k, math.nan) / ref[k] if ref and ref.get(k) else math.nan for k in ("swd", "lab_w1")]
+        if all(math.isfinite(r) for r in ratios):  # SWD is nan when crops are smaller than its patches
+            parts.append(f"{name} ×{ratios[0]:.2f} / ×{ratios[1]:.2f}")
     return "; ".join(parts)
 
 
