@@ -83,7 +83,9 @@ def complete(model: TextureModel, images: np.ndarray, seed_fraction: float, temp
     """Keep the seed part of each image (B, H, W, 3) and generate the rest; returns (B, H, W, 3) uint8.
 
     The seed is measured on the token grid (pixels, or VQ codes); ``label`` asks a conditioned model
-    for one class (e.g. a material), with classifier-free ``guidance`` (1 = none)."""
+    for one class (e.g. a material), with classifier-free ``guidance`` (1 = none). A local-ordering
+    model keeps the top rows, as raster order does, and generates with ``local_generate`` (test-time
+    training on each image's seed; no KV cache and no guidance there)."""
     if model.cfg.local:
         known = seed_mask("local", images.shape[1], images.shape[2], seed_fraction)
         return local_generate(model, images, known, temperature=temperature, top_k=top_k, seed=seed, label=label)
