@@ -28,8 +28,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from texgen.keywords import KeywordFilter  # noqa: E402
-from texgen.scan import scan_source  # noqa: E402
+from texgen.curate.keywords import KeywordFilter  # noqa: E402
+from texgen.curate.scan import scan_source  # noqa: E402
 
 
 def texture(rng: np.random.Generator, size: int) -> np.ndarray:

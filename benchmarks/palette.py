@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from texgen.analysis.counts import count_arrays, unpack_rgb  # noqa: E402
 from texgen.io import read_tsv  # noqa: E402
-from texgen.models.palette import kmeans_pp, rgb_to_lab, weighted_kmeans  # noqa: E402
+from texgen.models.colour import rgb_to_lab  # noqa: E402
+from texgen.models.palette import kmeans_pp, weighted_kmeans  # noqa: E402
 
 
 def load_tiles(table: Path | None, n: int) -> list[np.ndarray]:

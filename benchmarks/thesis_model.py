@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from texgen.models.codecs import make_codec
+from texgen.models.codecs import RGBCodec
 
 
 class Head(nn.Module):
@@ -62,7 +62,7 @@ class ThesisModel(nn.Module):
     def __init__(self, block_size, n_embd, n_head, n_layer, dropout=0.0):
         super().__init__()
         self.block_size = block_size
-        self.codec = make_codec("rgb", n_embd, dropout)
+        self.codec = RGBCodec(n_embd, dropout)
         self.pos = nn.Embedding(block_size, n_embd)
         self.blocks = nn.Sequential(*[Block(n_embd, n_head, block_size, dropout) for _ in range(n_layer)])
         self.ln_f = nn.LayerNorm(n_embd)

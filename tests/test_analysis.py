@@ -20,7 +20,7 @@ from texgen.analysis.counts import (
 from texgen.analysis.plots import plot_grid, plot_lab, plot_rgb
 from texgen.analysis.stats import colour_stats, load_stats, write_stats
 from texgen.io import write_tsv
-from texgen.scan import TILE_COLUMNS
+from texgen.curate.scan import TILE_COLUMNS
 
 from .helpers import noise
 

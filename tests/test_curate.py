@@ -17,10 +17,10 @@ from texgen.acquire.folder import import_folder
 from texgen.globs import matcher
 from texgen.imaging import decode, tile_grid
 from texgen.io import read_tsv, write_tsv
-from texgen.keywords import KeywordFilter, tokens
-from texgen.manifest import decide
-from texgen.review import ReviewError, read_review
-from texgen.scan import rescue_source, scan_source
+from texgen.curate.keywords import KeywordFilter, tokens
+from texgen.curate.decide import decide
+from texgen.curate.review import ReviewError, read_review
+from texgen.curate.scan import rescue_source, scan_source
 
 from .helpers import ROOT, noise, write_image
 

@@ -10,7 +10,7 @@ from PIL import Image
 from texgen.models import local as L
 from texgen.models.model import ModelConfig, TextureModel, load_model, save_model
 from texgen.models.sample import complete, grow
-from texgen.probes import metrics as M
+from texgen import metrics as M
 from texgen.probes import peer
 
 from .helpers import skimage_data

@@ -27,7 +27,7 @@ from texgen.models.model import (
 from texgen.models.orderings import crop_shape, roll, spiral_matrix, unroll
 from texgen.models.sample import complete, mark_seed, seed_mask
 from texgen.models.train import train
-from texgen.scan import TILE_COLUMNS
+from texgen.curate.scan import TILE_COLUMNS
 
 from .helpers import skimage_data
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from texgen.probes import metrics as M
+from texgen import metrics as M
 from texgen.probes.run import _completion_scores
 
 from .helpers import skimage_data

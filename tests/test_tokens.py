@@ -9,16 +9,11 @@ from PIL import Image
 from skimage.color import deltaE_cie76, rgb2lab
 
 from texgen.io import write_tsv
-from texgen.materials import category_of, material_table
+from texgen.curate.materials import category_of, material_table
 from texgen.models.codecs import EnergyCodec, PaletteCodec, energy_score
 from texgen.models.model import ModelConfig, TextureModel, generate
-from texgen.models.palette import (
-    encode_nearest,
-    fit_palette,
-    quantisation_error,
-    rgb_to_lab,
-    weighted_kmeans,
-)
+from texgen.models.colour import encode_nearest, rgb_to_lab
+from texgen.models.palette import fit_palette, quantisation_error, weighted_kmeans
 from texgen.models.sample import complete, seed_mask, to_sequences
 from texgen.models.vq import (
     Quantizer,

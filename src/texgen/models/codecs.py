@@ -31,8 +31,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .colour import encode_nearest, rgb_to_lab
+from .vq import Tokenizer, TokenizerConfig
+
 LUMA = (0.299, 0.587, 0.114)
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "gelu": nn.GELU}
+CODECS: dict[str, type] = {}  # name -> codec class (DiT-style registry; the config schema lists the same names)
+
+
+def register(cls: type) -> type:
+    """Add a codec class to ``CODECS`` under its ``kind``; it builds itself with ``from_config(cfg)``."""
+    CODECS[cls.kind] = cls
+    return cls
+
+
+def make_codec(cfg) -> nn.Module:
+    """The codec a ModelConfig asks for."""
+    if cfg.codec not in CODECS:
+        raise ValueError(f"unknown codec {cfg.codec!r} (known: {', '.join(sorted(CODECS))})")
+    return CODECS[cfg.codec].from_config(cfg)
 
 
 class PixelGrid:
@@ -51,8 +68,13 @@ class PixelGrid:
         return grid
 
 
+@register
 class RGBCodec(PixelGrid, nn.Module):
     kind = "rgb"
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.n_embd, cfg.dropout, cfg.output, cfg.act)
 
     def __init__(self, n_embd: int, dropout: float, output: str = "sigmoid", act: str = "relu"):
         super().__init__()
@@ -140,8 +162,13 @@ class ClassCodec(PixelGrid, nn.Module):
         return float(-logp[val_targets.reshape(-1)].mean())
 
 
+@register
 class GreyCodec(ClassCodec):
     kind = "grey"
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.n_embd, cfg.dropout)
 
     def __init__(self, n_embd: int, dropout: float, levels: int = 256):
         super().__init__(n_embd, levels)
@@ -157,10 +184,15 @@ class GreyCodec(ClassCodec):
         return tokens.clamp(0, 255).to(torch.uint8)[..., None].expand(*tokens.shape, 3)
 
 
+@register
 class PaletteCodec(ClassCodec):
     """k palette colours; pixels become the index of the nearest entry in CIELAB."""
 
     kind = "palette"
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.n_embd, cfg.palette_size)
 
     def __init__(self, n_embd: int, k: int):
         if k < 2:
@@ -171,8 +203,6 @@ class PaletteCodec(ClassCodec):
 
     def set_palette(self, palette) -> None:
         """Install the fitted palette (k, 3) uint8 (it is then saved with the weights)."""
-        from .palette import rgb_to_lab
-
         pal = torch.as_tensor(palette, dtype=torch.uint8)
         if pal.shape != self.palette.shape:
             raise ValueError(f"palette of shape {tuple(pal.shape)}, expected {tuple(self.palette.shape)}")
@@ -181,8 +211,6 @@ class PaletteCodec(ClassCodec):
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 (..., 3) -> long (...) index of the nearest palette colour in Lab."""
-        from .palette import encode_nearest
-
         return encode_nearest(pixels, self.palette_lab)
 
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -199,10 +227,15 @@ def energy_score(x1: torch.Tensor, x2: torch.Tensor, y: torch.Tensor, alpha: flo
     return norm(x1 - y) + norm(x2 - y) - tau * norm(x1 - x2)
 
 
+@register
 class EnergyCodec(RGBCodec):
     """RGB pixels in, a noise-driven generator head out, trained with the energy score."""
 
     kind = "energy"
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.n_embd, cfg.dropout, cfg.act, cfg.noise_dim)
 
     def __init__(self, n_embd: int, dropout: float, act: str = "relu", noise_dim: int = 16, blocks: int = 2,
                  alpha: float = 1.0, tau: float = 1.0):
@@ -254,6 +287,7 @@ class EnergyCodec(RGBCodec):
         return float(energy_score(pool[i1], pool[i2], y, self.alpha, self.tau).mean())
 
 
+@register
 class ChannelCodec(PixelGrid, nn.Module):
     """Three 256-way classifications, channel by channel: p(r) p(g | r) p(b | r, g), all given the hidden state.
 
@@ -262,6 +296,10 @@ class ChannelCodec(PixelGrid, nn.Module):
     forcing in the loss, the sampled values when sampling)."""
 
     kind = "channels"
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.n_embd)
     levels = 256
 
     def __init__(self, n_embd: int):
@@ -317,20 +355,36 @@ class ChannelCodec(PixelGrid, nn.Module):
         return total
 
 
-def make_codec(cfg) -> nn.Module:
-    """The codec a ModelConfig asks for."""
-    if cfg.codec == "rgb":
-        return RGBCodec(cfg.n_embd, cfg.dropout, cfg.output, cfg.act)
-    if cfg.codec == "grey":
-        return GreyCodec(cfg.n_embd, cfg.dropout)
-    if cfg.codec == "palette":
-        return PaletteCodec(cfg.n_embd, cfg.palette_size)
-    if cfg.codec == "channels":
-        return ChannelCodec(cfg.n_embd)
-    if cfg.codec == "energy":
-        return EnergyCodec(cfg.n_embd, cfg.dropout, cfg.act, cfg.noise_dim)
-    if cfg.codec == "vq":
-        from .vq import VQCodec
+@register
+class VQCodec(ClassCodec):
+    """Codes of a frozen tokenizer as tokens; the grid is ``patch`` times smaller than the image."""
 
-        return VQCodec(cfg.n_embd, cfg.tokenizer)
-    raise ValueError(f"unknown codec {cfg.codec!r}")
+    kind = "vq"
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.n_embd, cfg.tokenizer)
+
+    def __init__(self, n_embd: int, tokenizer: dict):
+        cfg = TokenizerConfig.from_dict(tokenizer)
+        super().__init__(n_embd, cfg.codebook_size)
+        self.patch = cfg.patch
+        self.tokenizer = Tokenizer(cfg)
+        self.tokenizer.requires_grad_(False)
+
+    @torch.no_grad()
+    def to_grid(self, images: torch.Tensor) -> torch.Tensor:
+        return self.tokenizer.eval().encode(images)[..., None]
+
+    @torch.no_grad()
+    def from_grid(self, grid: torch.Tensor) -> torch.Tensor:
+        return self.tokenizer.eval().decode(grid[..., 0])
+
+    @staticmethod
+    def encode(seqs: torch.Tensor) -> torch.Tensor:
+        """(N, T, 1) codes -> (N, T) tokens."""
+        return seqs[..., 0].long()
+
+    @staticmethod
+    def decode(tokens: torch.Tensor) -> torch.Tensor:
+        return tokens[..., None]

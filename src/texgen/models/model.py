@@ -73,7 +73,12 @@ class TextureModel(nn.Module):
 
     def embed(self, tokens: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Token embeddings (N, T, C), plus the class vector when the model is conditioned
-        (``cond``: (N,) class indices; None = no label)."""
+        (``cond``: (N,) class indices; None = no label). In training mode a share ``cond_dropout`` of
+        the labels becomes "no label" (label dropout lives here, as in DiT's embedder), so the model
+        also learns to generate without a label, which classifier-free guidance needs."""
+        if self.cond is not None and cond is not None and self.training:
+            drop = torch.rand(cond.shape, device=cond.device) < self.cfg.cond_dropout
+            cond = torch.where(drop, self.null_class, cond)
         emb = self.codec.embed(tokens)
         if self.cond is None:
             return emb
@@ -95,15 +100,21 @@ class TextureModel(nn.Module):
             return (values, known), values[:, self.window.centre]
         return batch[:, :-1], batch[:, 1:]
 
-    def forward(self, tokens, cache: KVCache | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, tokens, cache: KVCache | None = None, cond: torch.Tensor | None = None,
+                targets: torch.Tensor | None = None) -> torch.Tensor:
+        """Head outputs for ``tokens`` (sequences (N, T, ...), or local windows ``(values, known)``); with
+        ``targets``, the loss instead (computed here, nanoGPT style, so that DistributedDataParallel and
+        evaluation share it)."""
         if self.cfg.local:
-            return self.window_forward(*tokens, cond)
-        return self.codec.head(self.backbone(self.embed(tokens, cond), cache))
+            out = self.window_forward(*tokens, cond)
+        else:
+            out = self.codec.head(self.backbone(self.embed(tokens, cond), cache))
+        return out if targets is None else self.codec.loss(out, targets)
 
     def loss(self, batch, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Next-token loss of a training batch (see ``split_batch``)."""
         inputs, targets = self.split_batch(batch)
-        return self.codec.loss(self(inputs, cond=cond), targets)
+        return self(inputs, cond=cond, targets=targets)
 
     def features(self, tokens, cond: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Residual-stream features (N, T, C) at the input and after every block (for linear probes);

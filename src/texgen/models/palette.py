@@ -19,22 +19,7 @@ import torch
 from skimage.color import lab2rgb
 
 from ..io import atomic_path, write_text
-
-_SRGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
-                             [0.212671, 0.715160, 0.072169],
-                             [0.019334, 0.119193, 0.950227]], dtype=torch.float64)
-_WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
-
-
-def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    """uint8 or [0, 255] float sRGB (..., 3) -> CIELAB (..., 3), D65 (the same formulas as skimage)."""
-    c = rgb.to(torch.float64) / 255.0
-    lin = torch.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
-    xyz = lin @ _SRGB_TO_XYZ.T.to(lin.device) / _WHITE_D65.to(lin.device)
-    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1 / 3), 7.787 * xyz + 16 / 116)
-    fx, fy, fz = f.unbind(-1)
-    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], -1)
-
+from .colour import encode_nearest, rgb_to_lab  # noqa: F401  (rgb_to_lab: fit_palette)
 
 def nearest(points: np.ndarray, centres: np.ndarray, chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest centre for each point and the squared distance to it (chunked)."""
@@ -110,18 +95,6 @@ def fit_palette(colours_rgb: np.ndarray, counts: np.ndarray, k: int, seed: int =
     pixels = float(np.sum(counts))
     return palette, {"k": k, "distinct_colours": int(len(colours_rgb)), "pixels": pixels,
                      "mean_sq_lab_error_fit": inertia / max(pixels, 1.0), "space": "CIELAB"}
-
-
-def encode_nearest(pixels: torch.Tensor, palette_lab: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
-    """uint8 pixels (..., 3) -> long palette indices (...): nearest entry in Lab."""
-    shape = pixels.shape[:-1]
-    flat = pixels.reshape(-1, 3)
-    out = torch.empty(flat.shape[0], dtype=torch.long, device=pixels.device)
-    pal = palette_lab.to(torch.float32)
-    for s in range(0, flat.shape[0], chunk):
-        lab = rgb_to_lab(flat[s:s + chunk]).to(torch.float32)
-        out[s:s + chunk] = torch.cdist(lab, pal).argmin(-1)
-    return out.reshape(shape)
 
 
 def quantisation_error(images: list[np.ndarray], palette: np.ndarray) -> dict:

@@ -15,6 +15,9 @@ import math
 import os
 import random
 import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +32,8 @@ from .data import (
     without_augmentation,
     write_split,
 )
-from .model import ModelConfig, TextureModel, save_model
 from .local import training_windows
+from .model import ModelConfig, TextureModel, save_model
 from .orderings import crop_shape, unroll
 
 log = logging.getLogger("texgen.train")
@@ -136,7 +139,7 @@ def load_assets(cfg: ModelConfig, spec: dict, assets: dict, rows: list[dict]) ->
         cfg.tokenizer, weights["tokenizer"] = payload["config"], payload["model"]
     if not spec.get("condition"):
         return weights, None
-    from ..materials import load_materials
+    from ..curate.materials import load_materials
 
     material = load_materials(_asset(assets, "materials"))
     cfg.classes = sorted({m for m in material.values() if m})
@@ -192,10 +195,64 @@ def distributed() -> tuple[int, int, int]:
     return rank, world, local
 
 
-def _next_token_loss(net, model: TextureModel, batch, cond: torch.Tensor | None = None) -> torch.Tensor:
-    """Loss through ``net`` (the model, or its DDP wrapper, whose forward synchronises gradients)."""
-    inputs, targets = model.split_batch(batch)
-    return model.codec.loss(net(inputs, cond=cond), targets)
+@dataclass
+class TrainState:
+    """What a run has reached; saved in the resumable checkpoint (with the weights, optimiser, RNGs and
+    data positions) so that a killed or requeued job continues at ``step``."""
+
+    step: int = 0
+    metrics: list = field(default_factory=list)
+    best_val: float = float("inf")
+    best_step: int = -1
+    seconds: float = 0.0
+    train_loss: float = float("nan")
+    pixels_per_s: float = 0.0
+
+
+@dataclass
+class Run:
+    """Everything one training run works with, built by ``prepare``."""
+
+    model: TextureModel
+    batcher: Batcher
+    train_crops: Crops
+    train_labels: np.ndarray | None
+    val_set: list
+    baseline: float
+    train_rows: list[dict]
+    val_rows: list[dict]
+    device: str
+
+    def batch(self, crops: Crops, labels: np.ndarray | None):
+        """A training batch and its class labels (or None) from ``crops``."""
+        images, idx = crops.batch_indexed(self.batcher.crops_per_batch)
+        return self.batcher.tokens(images, self.device, labels[idx] if labels is not None else None)
+
+
+def prepare(cfg: ModelConfig, spec: dict, t: dict, tile_tables: list[str | Path], assets: dict, device: str,
+            root: str | Path) -> Run:
+    """Split the tiles, read the assets, build the model, the crop streams, the validation batches and
+    the baseline loss (the training marginal / mean predictor on the validation targets)."""
+    data = data_config(spec)
+    rows = load_tile_rows(tile_tables, data)
+    train_rows, val_rows = split_tiles(rows, data.val_fraction, data.seed)
+    if not val_rows:
+        val_rows = train_rows
+        log.warning("only one original image: validating on training tiles")
+    weights, labels = load_assets(cfg, spec, assets, train_rows + val_rows)
+    train_labels = labels[: len(train_rows)] if labels is not None else None
+    val_labels = labels[len(train_rows):] if labels is not None and val_rows is not train_rows else train_labels
+    model = TextureModel(cfg).to(device)
+    install_assets(model, weights)
+    batcher = Batcher(model, data, t["batch"])
+    crops = partial(Crops, cfg=data, height=batcher.h, width=batcher.w, root=root)
+    run = Run(model, batcher, crops(train_rows, seed=t["seed"]), train_labels, [], 0.0, train_rows, val_rows, device)
+    val_crops = Crops(val_rows, without_augmentation(data), batcher.h, batcher.w, seed=t["seed"] + 1, root=root)
+    run.val_set = [run.batch(val_crops, val_labels) for _ in range(t["eval_batches"])]
+    baseline_train = run.batch(crops(train_rows, seed=t["seed"] + 2), None)[0]
+    run.baseline = model.codec.baseline(model.split_batch(baseline_train)[1],
+                                        torch.cat([model.split_batch(v)[1] for v, _ in run.val_set]))
+    return run
 
 
 def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: str | Path, out_metrics: str | Path,
@@ -210,7 +267,6 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     ``assets``: paths of other jobs' outputs the variant needs (palette, tokenizer, materials)."""
     t = {**TRAIN_DEFAULTS, **(spec.get("train") or {})}
     cfg = ModelConfig.from_dict(spec["model"])
-    data = data_config(spec)
     rank, world, local = distributed()
     main = rank == 0
     if not main:
@@ -219,50 +275,12 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         raise ValueError(f"batch {t['batch']} is not divisible by {world} processes")
     device = device or (f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     seed_all(t["seed"])
-    rows = load_tile_rows(tile_tables, data)
-    train_rows, val_rows = split_tiles(rows, data.val_fraction, data.seed)
-    if not val_rows:
-        val_rows = train_rows
-        log.warning("only one original image: validating on training tiles")
+    run = prepare(cfg, spec, t, tile_tables, assets or {}, device, root)
     if main:
-        write_split(out_split, train_rows, val_rows)
-    weights, labels = load_assets(cfg, spec, assets or {}, train_rows + val_rows)
-    train_labels = labels[: len(train_rows)] if labels is not None else None
-    val_labels = labels[len(train_rows):] if labels is not None and val_rows is not train_rows else train_labels
-    model = TextureModel(cfg).to(device)
-    install_assets(model, weights)
-    batcher = Batcher(model, data, t["batch"])
-    train_crops = Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"], root=root)
-    val_crops = Crops(val_rows, without_augmentation(data), batcher.h, batcher.w, seed=t["seed"] + 1, root=root)
-
-    def labelled(crops: Crops, lab: np.ndarray | None):
-        images, idx = crops.batch_indexed(batcher.crops_per_batch)
-        return batcher.tokens(images, device, lab[idx] if lab is not None else None)
-
-    val_set = [labelled(val_crops, val_labels) for _ in range(t["eval_batches"])]
-    baseline_train = labelled(Crops(train_rows, data, batcher.h, batcher.w, seed=t["seed"] + 2, root=root),
-                              None)[0]
-    baseline = model.codec.baseline(model.split_batch(baseline_train)[1],
-                                    torch.cat([model.split_batch(v)[1] for v, _ in val_set]))
-    opt = _optimizer(model, t)
-    state_dir = Path(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    last, best_path = state_dir / "last.pt", state_dir / "best.pt"
-    h = run_key(spec, train_rows, val_rows, assets or {})
-    step, metrics, best_val, best_step, seconds = 0, [], float("inf"), -1, 0.0
-    if last.exists():
-        state = torch.load(last, map_location=device, weights_only=True)
-        if state.get("spec_hash") == h:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            step, metrics, best_val, best_step = state["step"], state["metrics"], state["best_val"], state["best_step"]
-            seconds = state["seconds"]
-            _set_rng_state(state["rng"])
-            train_crops.load_state(state["crops"])
-            batcher.load_state(state.get("batcher", {}))
-            log.info("resumed %s from step %d (%s)", variant, step, last)
-        else:
-            log.warning("%s: settings, tiles or assets changed since %s was written: starting afresh", variant, last)
+        write_split(out_split, run.train_rows, run.val_rows)
+    model, opt = run.model, _optimizer(run.model, t)
+    ckpt = Checkpoints(Path(state_dir), run_key(spec, run.train_rows, run.val_rows, assets or {}), spec, run, opt)
+    st = ckpt.resume(variant)
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.startswith("cuda") else None)
@@ -270,86 +288,150 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     log.info("variant %s: %s", variant, json.dumps(spec, sort_keys=True))
     log.info("processes: %d, global batch %d, %d per process", world, t["batch"], per_rank)
     log.info("parameters: %d, device: %s, baseline (predict the mean) val loss: %.5f", model.n_params(), device,
-             baseline)
+             run.baseline)
     writer = _tensorboard(tb_dir) if main else None
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else _null()
-    tokens_per_step = batcher.batch * (1 if cfg.local else cfg.context)  # pixels predicted per step
-    train_loss, t0, window_tokens, window_start = float("nan"), time.perf_counter(), 0, time.perf_counter()
-    pixels_per_s = 0.0
-
-    def checkpoint(path: Path) -> None:
-        with atomic_path(path, suffix=".pt") as tmp:
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "metrics": metrics,
-                        "best_val": best_val, "best_step": best_step, "seconds": seconds, "rng": _rng_state(),
-                        "crops": train_crops.state(), "batcher": batcher.state(), "spec": spec, "spec_hash": h, "config": cfg.to_dict()}, tmp)
-
-    while step < t["steps"]:
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else nullcontext()
+    meter = Throughput(run.batcher.batch * (1 if cfg.local else cfg.context))  # pixels predicted per step
+    while st.step < t["steps"]:
         model.train()
-        lr = lr_at(step, t)
+        lr = lr_at(st.step, t)
         for group in opt.param_groups:
             group["lr"] = lr
-        batch, cond = labelled(train_crops, train_labels)
-        batch = _slice(batch, rank * per_rank, (rank + 1) * per_rank)
-        if cond is not None:  # label dropout: the model also learns to generate without a label
-            cond = cond[rank * per_rank:(rank + 1) * per_rank]
-            cond = torch.where(torch.rand(cond.shape, device=cond.device) < cfg.cond_dropout, model.null_class, cond)
+        batch, cond = run.batch(run.train_crops, run.train_labels)
+        inputs, targets = model.split_batch(_slice(batch, rank * per_rank, (rank + 1) * per_rank))
+        cond = cond[rank * per_rank:(rank + 1) * per_rank] if cond is not None else None
         with autocast:
-            loss = _next_token_loss(net, model, batch, cond)
+            loss = net(inputs, cond=cond, targets=targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
         opt.step()
-        step += 1
-        logged = loss.detach()
-        if world > 1:
-            torch.distributed.all_reduce(logged)
-            logged /= world
-        train_loss = float(logged)
-        window_tokens += tokens_per_step
-        if step % t["log_every"] == 0 or step == t["steps"]:
-            now = time.perf_counter()
-            pixels_per_s = window_tokens / max(now - window_start, 1e-9)
-            seconds += now - t0
-            t0, window_tokens, window_start = now, 0, now
-            log.info("step %d/%d loss %.5f lr %.2e %.0f pixels/s %.1f s", step, t["steps"], train_loss, lr,
-                     pixels_per_s, seconds)
-            if writer:
-                writer.add_scalar("loss/train", train_loss, step)
-                writer.add_scalar("pixels_per_s", pixels_per_s, step)
-        val_loss = ""
-        if main and (step % t["eval_every"] == 0 or step == t["steps"]):
-            val_loss = evaluate(model, val_set, autocast)
-            log.info("step %d val loss %.5f (baseline %.5f)", step, val_loss, baseline)
-            if writer:
-                writer.add_scalar("loss/val", val_loss, step)
-            if val_loss < best_val:
-                best_val, best_step = val_loss, step
-                with atomic_path(best_path, suffix=".pt") as tmp:
-                    torch.save(model.state_dict(), tmp)
-        if val_loss != "" or step % t["log_every"] == 0:
-            metrics.append({"step": step, "train_loss": train_loss, "val_loss": val_loss, "lr": lr,
-                            "pixels_per_s": pixels_per_s, "elapsed_s": seconds})
-        if main and (step % t["checkpoint_every"] == 0 or step == t["steps"]):
-            checkpoint(last)
-        if stop_after is not None and step >= stop_after:
-            log.info("stopping after step %d as asked", step)
-            return {"step": step}
+        st.step += 1
+        st.train_loss = _mean_over_ranks(loss.detach(), world)
+        _log_and_evaluate(st, t, lr, meter, run, writer, autocast, ckpt if main else None)
+        if stop_after is not None and st.step >= stop_after:
+            log.info("stopping after step %d as asked", st.step)
+            return {"step": st.step}
     if writer:
         writer.close()
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     if not main:
-        return {"step": step}
-    model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
-    summary = {"variant": variant, "step": step, "best_val_loss": best_val, "best_step": best_step,
-               "baseline_val_loss": baseline, "n_params": model.n_params(), "train_seconds": seconds,
-               "pixels_per_s": pixels_per_s, "device": device, "processes": world,
-               "gpus": world if device.startswith("cuda") else 0,
-               "train_tiles": len(train_rows), "val_tiles": len(val_rows), "spec": json.dumps(spec, sort_keys=True)}
-    write_tsv(out_metrics, metrics, METRIC_COLUMNS)
+        return {"step": st.step}
+    return _finish(variant, spec, run, st, ckpt, world, out_model, out_metrics)
+
+
+class Throughput:
+    """Pixels per second over the steps since the last log line."""
+
+    def __init__(self, tokens_per_step: int):
+        self.tokens_per_step, self.tokens = tokens_per_step, 0
+        self.t0 = self.window_start = time.perf_counter()
+
+    def step(self) -> None:
+        self.tokens += self.tokens_per_step
+
+    def lap(self, st: TrainState) -> None:
+        """Close the window: update the state's pixels/s and training seconds."""
+        now = time.perf_counter()
+        st.pixels_per_s = self.tokens / max(now - self.window_start, 1e-9)
+        st.seconds += now - self.t0
+        self.t0 = self.window_start = now
+        self.tokens = 0
+
+
+class Checkpoints:
+    """The resumable state (``last.pt``, every ``checkpoint_every`` steps) and the best weights
+    (``best.pt``, on every validation improvement) in the undeclared state folder."""
+
+    def __init__(self, folder: Path, key: str, spec: dict, run: Run, opt: torch.optim.Optimizer):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.last, self.best = folder / "last.pt", folder / "best.pt"
+        self.key, self.spec, self.run, self.opt = key, spec, run, opt
+
+    def resume(self, variant: str) -> TrainState:
+        """The saved state when it was written for the same settings, tiles and assets; a fresh one otherwise."""
+        if not self.last.exists():
+            return TrainState()
+        state = torch.load(self.last, map_location=self.run.device, weights_only=True)
+        if state.get("spec_hash") != self.key:
+            log.warning("%s: settings, tiles or assets changed since %s was written: starting afresh", variant,
+                        self.last)
+            return TrainState()
+        self.run.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        _set_rng_state(state["rng"])
+        self.run.train_crops.load_state(state["crops"])
+        self.run.batcher.load_state(state.get("batcher", {}))
+        log.info("resumed %s from step %d (%s)", variant, state["step"], self.last)
+        return TrainState(**{k: state[k] for k in ("step", "metrics", "best_val", "best_step", "seconds")})
+
+    def save(self, st: TrainState) -> None:
+        with atomic_path(self.last, suffix=".pt") as tmp:
+            torch.save({"model": self.run.model.state_dict(), "optimizer": self.opt.state_dict(), "step": st.step,
+                        "metrics": st.metrics, "best_val": st.best_val, "best_step": st.best_step,
+                        "seconds": st.seconds, "rng": _rng_state(), "crops": self.run.train_crops.state(),
+                        "batcher": self.run.batcher.state(), "spec": self.spec, "spec_hash": self.key,
+                        "config": self.run.model.cfg.to_dict()}, tmp)
+
+    def save_best(self) -> None:
+        with atomic_path(self.best, suffix=".pt") as tmp:
+            torch.save(self.run.model.state_dict(), tmp)
+
+    def load_best(self) -> None:
+        self.run.model.load_state_dict(torch.load(self.best, map_location=self.run.device, weights_only=True))
+
+
+def _mean_over_ranks(loss: torch.Tensor, world: int) -> float:
+    if world > 1:
+        torch.distributed.all_reduce(loss)
+        loss /= world
+    return float(loss)
+
+
+def _log_and_evaluate(st: TrainState, t: dict, lr: float, meter: Throughput, run: Run, writer, autocast,
+                      ckpt: Checkpoints | None) -> None:
+    """After a step: log every ``log_every`` steps; on rank 0 (``ckpt`` given) validate every
+    ``eval_every`` steps (saving the best weights) and write the resumable state every ``checkpoint_every``."""
+    meter.step()
+    last = st.step == t["steps"]
+    if st.step % t["log_every"] == 0 or last:
+        meter.lap(st)
+        log.info("step %d/%d loss %.5f lr %.2e %.0f pixels/s %.1f s", st.step, t["steps"], st.train_loss, lr,
+                 st.pixels_per_s, st.seconds)
+        if writer:
+            writer.add_scalar("loss/train", st.train_loss, st.step)
+            writer.add_scalar("pixels_per_s", st.pixels_per_s, st.step)
+    val_loss = ""
+    if ckpt and (st.step % t["eval_every"] == 0 or last):
+        val_loss = evaluate(run.model, run.val_set, autocast)
+        log.info("step %d val loss %.5f (baseline %.5f)", st.step, val_loss, run.baseline)
+        if writer:
+            writer.add_scalar("loss/val", val_loss, st.step)
+        if val_loss < st.best_val:
+            st.best_val, st.best_step = val_loss, st.step
+            ckpt.save_best()
+    if val_loss != "" or st.step % t["log_every"] == 0:
+        st.metrics.append({"step": st.step, "train_loss": st.train_loss, "val_loss": val_loss, "lr": lr,
+                           "pixels_per_s": st.pixels_per_s, "elapsed_s": st.seconds})
+    if ckpt and (st.step % t["checkpoint_every"] == 0 or last):
+        ckpt.save(st)
+
+
+def _finish(variant: str, spec: dict, run: Run, st: TrainState, ckpt: Checkpoints, world: int,
+            out_model: str | Path, out_metrics: str | Path) -> dict:
+    """Write the declared outputs: the best weights with the run's facts, and the loss curve."""
+    ckpt.load_best()
+    model, device = run.model, run.device
+    summary = {"variant": variant, "step": st.step, "best_val_loss": st.best_val, "best_step": st.best_step,
+               "baseline_val_loss": run.baseline, "n_params": model.n_params(), "train_seconds": st.seconds,
+               "pixels_per_s": st.pixels_per_s, "device": device, "processes": world,
+               "gpus": world if device.startswith("cuda") else 0, "train_tiles": len(run.train_rows),
+               "val_tiles": len(run.val_rows), "spec": json.dumps(spec, sort_keys=True)}
+    write_tsv(out_metrics, st.metrics, METRIC_COLUMNS)
     save_model(out_model, model, summary)
-    log.info("best val loss %.5f at step %d (baseline %.5f)", best_val, best_step, baseline)
+    log.info("best val loss %.5f at step %d (baseline %.5f)", st.best_val, st.best_step, run.baseline)
     return summary
 
 
@@ -366,14 +448,6 @@ def evaluate(model: TextureModel, val_set: list[tuple[torch.Tensor, torch.Tensor
         for batch, cond in val_set:
             losses.append(float(model.loss(batch, cond)))
     return sum(losses) / len(losses)
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _tensorboard(tb_dir):

@@ -16,23 +16,15 @@ codebook loss |sg(z) - e|^2 + commitment ``beta`` |z - sg(e)|^2, and reconstruct
 
 from __future__ import annotations
 
-import json
-import logging
 import math
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..io import atomic_path, write_text, write_tsv
-from .codecs import ClassCodec
 from .configs import DictConfig
 
-log = logging.getLogger("texgen.vq")
 LAPLACE_EPS = 0.1  # DALL-E: pixels are squeezed into [eps, 1 - eps] before the logit
 
 
@@ -184,98 +176,3 @@ def codebook_usage(idx: torch.Tensor, size: int) -> dict:
     nz = p[p > 0]
     return {"used": int((counts > 0).sum()), "usage": float((counts > 0).double().mean()),
             "perplexity": float(torch.exp(-(nz * nz.log()).sum())), "codebook_size": size}
-
-
-class VQCodec(ClassCodec):
-    """Codes of a frozen tokenizer as tokens; the grid is ``patch`` times smaller than the image."""
-
-    kind = "vq"
-
-    def __init__(self, n_embd: int, tokenizer: dict):
-        cfg = TokenizerConfig.from_dict(tokenizer)
-        super().__init__(n_embd, cfg.codebook_size)
-        self.patch = cfg.patch
-        self.tokenizer = Tokenizer(cfg)
-        self.tokenizer.requires_grad_(False)
-
-    @torch.no_grad()
-    def to_grid(self, images: torch.Tensor) -> torch.Tensor:
-        return self.tokenizer.eval().encode(images)[..., None]
-
-    @torch.no_grad()
-    def from_grid(self, grid: torch.Tensor) -> torch.Tensor:
-        return self.tokenizer.eval().decode(grid[..., 0])
-
-    @staticmethod
-    def encode(seqs: torch.Tensor) -> torch.Tensor:
-        """(N, T, 1) codes -> (N, T) tokens."""
-        return seqs[..., 0].long()
-
-    @staticmethod
-    def decode(tokens: torch.Tensor) -> torch.Tensor:
-        return tokens[..., None]
-
-
-TOKENIZER_TRAIN_DEFAULTS = {"steps": 400, "batch": 16, "lr": 2e-3, "crop": 32, "eval_crops": 32, "seed": 0,
-                            "log_every": 50, "warmup": 100}
-
-
-def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_model: str | Path,
-                    out_metrics: str | Path, out_eval: str | Path, out_png: str | Path, root: str | Path = ".") -> dict:
-    """Train one tokenizer on the training tiles; evaluate reconstruction and codebook usage on
-    validation tiles (the same file-level split as the models, for the same data settings)."""
-    from ..probes import metrics as M
-    from .data import Crops, load_tile_rows, split_tiles, without_augmentation
-    from .sample import grid, save_png, stack_rows
-    from .train import data_config, lr_at, seed_all
-
-    t = {**TOKENIZER_TRAIN_DEFAULTS, **(spec.get("train") or {})}
-    cfg = TokenizerConfig.from_dict(spec.get("tokenizer"))
-    data = data_config(spec)
-    seed_all(t["seed"])
-    if t["crop"] % cfg.patch:
-        raise ValueError(f"tokenizer crop {t['crop']} is not a multiple of the patch {cfg.patch}")
-    rows = load_tile_rows(tile_tables, data)
-    train_rows, val_rows = split_tiles(rows, data.val_fraction, data.seed)
-    val_rows = val_rows or train_rows
-    model = Tokenizer(cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=t["lr"])
-    crops = Crops(train_rows, data, t["crop"], t["crop"], seed=t["seed"], root=root)
-    metrics, t0 = [], time.perf_counter()
-    log.info("tokenizer %s: %s, %d parameters", name, json.dumps(cfg.to_dict()),
-             sum(p.numel() for p in model.parameters()))
-    for step in range(1, t["steps"] + 1):
-        lr = lr_at(step - 1, {"lr": t["lr"], "min_lr": 0.0, "warmup": 20, "steps": t["steps"]})
-        for g in opt.param_groups:
-            g["lr"] = lr
-        losses, idx = model(torch.from_numpy(crops.batch(t["batch"])), bypass=step <= t["warmup"])
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        opt.step()
-        if step % t["log_every"] == 0 or step == t["steps"]:
-            usage = codebook_usage(idx, cfg.codebook_size)
-            row = {"step": step, **{k: float(v) for k, v in losses.items()}, "batch_usage": usage["usage"],
-                   "elapsed_s": time.perf_counter() - t0}
-            metrics.append(row)
-            log.info("step %d loss %.4f l2 %.5f vq %.4f batch codes used %d", step, row["loss"], row["l2"],
-                     row["vq"], usage["used"])
-    model.eval()
-    val_crops = Crops(val_rows, without_augmentation(data), t["crop"], t["crop"], seed=t["seed"] + 1, root=root)
-    images = val_crops.batch(t["eval_crops"])
-    with torch.no_grad():
-        codes = model.encode(torch.from_numpy(images))
-        recon = model.decode(codes).numpy()
-    result = {"tokenizer": name, "config": cfg.to_dict(), "steps": t["steps"], "train_seconds": time.perf_counter() - t0,
-              "val_crops": len(images), "crop": t["crop"],
-              "psnr": float(np.mean([min(M.psnr(r, i), 99.0) for r, i in zip(recon, images)])),
-              "ssim": float(np.mean([M.ssim(r, i) for r, i in zip(recon, images)])),
-              "mse": float(np.mean([M.mse(r, i) for r, i in zip(recon, images)])),
-              **codebook_usage(codes, cfg.codebook_size)}
-    log.info("validation: %s", json.dumps(result))
-    pairs = [grid([images[i], recon[i]], scale=3) for i in range(min(4, len(images)))]
-    save_png(out_png, stack_rows(pairs))
-    write_tsv(out_metrics, metrics, list(metrics[0]))
-    with atomic_path(out_model, suffix=".pt") as tmp:
-        torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "eval": result}, tmp)
-    write_text(out_eval, json.dumps(result, indent=1, sort_keys=True))
-    return result

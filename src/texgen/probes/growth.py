@@ -21,7 +21,7 @@ from PIL import Image
 from ..io import read_tsv
 from ..models.model import TextureModel
 from ..models.sample import complete, grid, grow, image_shape, stack_rows
-from . import metrics as M
+from .. import metrics as M
 from . import peer
 from .classical import efros_leung
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..io import read_tsv
-from ..materials import load_materials
+from ..curate.materials import load_materials
 from ..models.model import TextureModel
 from ..models.local import causal_windows
 from ..models.orderings import crop_shape
@@ -280,9 +280,9 @@ def run_linear_probe(model_path: str | Path, split_tsv: str | Path, materials_ts
 
     from ..io import write_text
     from ..models.model import load_model
-    from .run import PROBE_DEFAULTS
+    from .run import probe_settings
 
-    p = {**PROBE_DEFAULTS, **params}
+    p = probe_settings(params)
     model, payload = load_model(model_path)
     result = {"variant": payload.get("variant", ""), "ordering": model.cfg.ordering, "codec": model.cfg.codec,
               **linear_probes(model, split_tsv, materials_tsv, p, root)}
@@ -298,9 +298,9 @@ def run_condition_probe(model_path: str | Path, split_tsv: str | Path, materials
     from ..io import write_text
     from ..models.model import load_model
     from ..models.sample import save_png
-    from .run import PROBE_DEFAULTS
+    from .run import probe_settings
 
-    p = {**PROBE_DEFAULTS, **params}
+    p = probe_settings(params)
     torch.manual_seed(p["seed"])
     model, payload = load_model(model_path)
     if not model.cfg.classes:

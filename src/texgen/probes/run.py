@@ -34,7 +34,7 @@ from ..models.sample import (
     to_sequences,
     window_stride,
 )
-from . import metrics as M
+from .. import metrics as M
 from . import peer
 from .classical import efros_leung
 from .growth import model_growth
@@ -48,6 +48,10 @@ PROBE_DEFAULTS = {"new_pixels": 32, "crop": 32, "crops": 8, "samples": 4, "tempe
                   "seed": 0, "probe_crops_per_tile": 4, "probe_folds": 5, "conditioned_samples": 4,
                   "score_crops": 32, "guidance": 3.0, "growth_seed": 32, "growth_factor": 4, "growth_seeds": 4}
 
+
+def probe_settings(params: dict) -> dict:
+    """The probe settings a job runs with: its spec over the defaults."""
+    return {**PROBE_DEFAULTS, **params}
 
 
 def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new: int, p: dict):
@@ -282,7 +286,7 @@ def free_probe(model, split_tsv, p, root="."):
 def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Path, params: dict,
                root: str | Path = ".") -> dict:
     """Run every probe; write metrics.json and the PNGs into out_dir (atomically, file by file)."""
-    p = {**PROBE_DEFAULTS, **params}
+    p = probe_settings(params)
     torch.manual_seed(p["seed"])
     model, payload = load_model(model_path)
     out = Path(out_dir)

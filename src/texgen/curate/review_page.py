@@ -6,7 +6,7 @@ import html
 from collections import Counter
 from pathlib import Path
 
-from .io import read_tsv, write_text
+from ..io import read_tsv, write_text
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .io import read_tsv, write_tsv
+from ..io import read_tsv, write_tsv
 
 
 def summarise(sources: dict[str, str], manifests: dict[str, str | Path], tiles: dict[str, str | Path],

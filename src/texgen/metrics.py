@@ -1,4 +1,5 @@
-"""Image metrics used by the probes (pure functions on uint8 RGB arrays)."""
+"""Image metrics shared by tokenizer evaluation (training stage) and the probes: colour error, PSNR/SSIM, Lab
+Wasserstein, sliced Wasserstein over Laplacian-pyramid patches (SWD), seams and tileability."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .io import read_tsv, write_tsv
+from ..io import read_tsv, write_tsv
 
 MATERIAL_COLUMNS = ["source", "id", "tile", "size", "origin", "matched", "category", "material"]
 

@@ -15,11 +15,11 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .acquire import PROVENANCE_COLUMNS
-from .imaging import decode, dhash, preview, thumbnail_jpeg, tile_grid, write_png
-from .io import atomic_dir, read_tsv, write_tsv
+from ..acquire import PROVENANCE_COLUMNS
+from ..imaging import decode, dhash, preview, thumbnail_jpeg, tile_grid, write_png
+from ..io import atomic_dir, read_tsv, write_tsv
 from .keywords import KeywordFilter
-from .progress import Progress
+from ..progress import Progress
 from .review import ReviewError, read_review
 
 log = logging.getLogger("texgen.scan")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import read_tsv, write_tsv
+from ..io import read_tsv, write_tsv
 from .review import ReviewError, read_review
 from .scan import TILE_COLUMNS
 

@@ -1,0 +1,59 @@
+"""Stage 7: probes of one variant, growth references, linear and conditioning probes."""
+
+from __future__ import annotations
+
+import json
+
+from .base import MODEL, OUT, SPLIT, arg, command, spec
+
+PROBE_SPEC = arg("--spec", default="{}", help="JSON of the probe settings")
+
+
+@command("probe", "run every probe on one trained variant",
+         MODEL, SPLIT, PROBE_SPEC, arg("--out-dir", required=True), torch_threads=True)
+def probe(a) -> None:
+    from ..probes.run import run_probes
+
+    run_probes(a.model, a.split, a.out_dir, spec(a))
+
+
+@command("growth-reference", "Efros-Leung and G'MIC grow the growth probe's seeds (once)",
+         arg("--split", required=True, help="a variant's split.tsv (its validation tiles give the seeds)"),
+         PROBE_SPEC, OUT, arg("--sheet", required=True, help="PNG: seed | Efros-Leung | G'MIC | real crop"))
+def growth_reference(a) -> None:
+    from ..io import write_text
+    from ..models.sample import save_png
+    from ..probes.growth import reference_growth
+    from ..probes.run import probe_settings
+
+    result, sheet = reference_growth(a.split, probe_settings(spec(a)))
+    save_png(a.sheet, sheet)
+    write_text(a.out, json.dumps(result, indent=1, sort_keys=True))
+
+
+@command("linear-probe", "logistic-regression probes of every layer (material, source)",
+         MODEL, SPLIT, PROBE_SPEC, arg("--materials", default=None, help="results/materials.tsv (material labels)"),
+         OUT, torch_threads=True)
+def linear_probe(a) -> None:
+    from ..probes.linear import run_linear_probe
+
+    run_linear_probe(a.model, a.split, a.materials, spec(a), a.out)
+
+
+@command("condition-probe", "material-conditioned samples judged by a colour classifier",
+         MODEL, SPLIT, PROBE_SPEC, arg("--materials", required=True), OUT,
+         arg("--sheet", required=True, help="PNG: samples per material, last row unconditioned"), torch_threads=True)
+def condition_probe(a) -> None:
+    from ..probes.linear import run_condition_probe
+
+    run_condition_probe(a.model, a.split, a.materials, spec(a), a.out, a.sheet)
+
+
+@command("plot-linear-probes", "accuracy per layer of several variants",
+         arg("--names", nargs="+", required=True), arg("--results", nargs="+", required=True), OUT)
+def plot_linear_probes(a) -> None:
+    from pathlib import Path
+
+    from ..probes.linear import plot_linear_probes as plot
+
+    plot({n: json.loads(Path(p).read_text()) for n, p in zip(a.names, a.results)}, a.out)
