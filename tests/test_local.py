@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from texgen.models import local as L
-from texgen.models.model import ModelConfig, TextureModel, load_model, save_model
+from texgen.models.model import ModelConfig, TextureModel, load_model
+from texgen.models.train import save_model
 from texgen.models.sample import complete, grow
 from texgen import metrics as M
 from texgen.probes import peer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,23 @@ from typing import Any
 import yaml
 
 
+SCHEMA = Path(__file__).with_name("schema.yaml")  # config/schema.yaml links here: the package carries it
+
+
 class ConfigError(ValueError):
     """The configuration is invalid; the message names every offending key or file."""
+
+
+def schema_defaults(*path: str) -> dict:
+    """The schema's defaults of the object at ``path`` (property names; "*" for a registry entry such as
+    one model variant): the one place each configuration default is written. Python reads them here,
+    ``validate`` fills them into the configuration."""
+    node = load_schema(SCHEMA)
+    for key in path:
+        node = node["additionalProperties"] if key == "*" else node["properties"][key]
+        if "$ref" in node:
+            node = load_schema(SCHEMA)["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return {k: copy.deepcopy(v["default"]) for k, v in node.get("properties", {}).items() if "default" in v}
 
 
 def _where(path: Any) -> str:
@@ -40,29 +56,39 @@ def _describe(err: "jsonschema.ValidationError") -> str:  # noqa: F821
     return msg
 
 
-def _fill_defaults(instance: Any, schema: dict) -> None:
-    """Insert schema defaults for missing keys (in place), recursing into objects."""
+def _fill_defaults(instance: Any, schema: dict, root: dict | None = None) -> None:
+    """Insert schema defaults for missing keys (in place), recursing into objects and local $refs."""
+    root = root or schema
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
     if not isinstance(instance, dict) or schema.get("type") != "object":
         return
     for key, sub in (schema.get("properties") or {}).items():
+        if "$ref" in sub:
+            sub = root["$defs"][sub["$ref"].rsplit("/", 1)[1]]
         if key not in instance and "default" in sub:
             instance[key] = copy.deepcopy(sub["default"])
         if key not in instance and sub.get("type") == "object" and "properties" in sub and not sub.get("required"):
             instance[key] = {}
-            _fill_defaults(instance[key], sub)
+            _fill_defaults(instance[key], sub, root)
         elif key in instance:
-            _fill_defaults(instance[key], sub)
+            _fill_defaults(instance[key], sub, root)
     extra = schema.get("additionalProperties")
     if isinstance(extra, dict):
         for key, value in instance.items():
             if key not in (schema.get("properties") or {}):
-                _fill_defaults(value, extra)
+                _fill_defaults(value, extra, root)
 
 
-def load_schema(path: str | Path) -> dict:
-    """Read the YAML schema."""
+@functools.cache
+def _read_schema(path: str) -> dict:
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
+
+
+def load_schema(path: str | Path = SCHEMA) -> dict:
+    """Read the YAML schema (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_read_schema(str(path)))
 
 
 def validate(config: dict, schema_path: str | Path, check_files: bool = True) -> dict:
@@ -115,11 +141,11 @@ def _file_problems(cfg: dict):
         yield f"analysis.tile_size: {size} is not one of curate.tile_sizes {cfg['curate']['tile_sizes']}"
 
 
-def load(path: str | Path, schema_path: str | Path) -> dict:
+def load(path: str | Path, schema_path: str | Path | None = None) -> dict:
     """Read a YAML config file and validate it."""
     with open(path, encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh) or {}
-    return validate(cfg, schema_path)
+    return validate(cfg, schema_path or SCHEMA)
 
 
 def built_tokenizers(models: dict) -> list[str]:

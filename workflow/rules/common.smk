@@ -6,10 +6,10 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from texgen.config import ConfigError, built_tokenizers, validate
+from texgen.config import SCHEMA, ConfigError, built_tokenizers, load_schema, validate
 
 try:
-    CFG = validate(config, Path(workflow.basedir) / "config" / "schema.yaml")
+    CFG = validate(config, SCHEMA)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
@@ -25,6 +25,7 @@ MATERIALS = CFG.get("materials")
 TOKENIZER_BUILD = built_tokenizers(MODELS)
 PALETTE_BUILD = sorted({VARIANTS[v]["palette_size"] for v in BUILD if VARIANTS[v]["codec"] == "palette"})
 CONDITIONED_BUILD = [v for v in BUILD if VARIANTS[v].get("condition")]
+VARIANT_SCHEMA = load_schema()["properties"]["models"]["properties"]["variants"]["additionalProperties"]
 
 
 wildcard_constraints:
@@ -78,8 +79,8 @@ def summary_spec(wildcards):
     return json.dumps({"sources": [[s, CFG["sources"][s]["type"]] for s in SOURCES], "tile_sizes": SIZES})
 
 
-MODEL_KEYS = ("ordering", "codec", "output", "act", "context", "n_embd", "n_head", "n_layer", "dropout", "attn_dropout",
-              "palette_size", "noise_dim", "cond_dropout", "window", "reach", "adapt_steps", "adapt_lr", "adapt_batch")
+# a variant's keys that are the model's own (ModelConfig fields); the others say how to train it and on what
+MODEL_KEYS = sorted(set(VARIANT_SCHEMA["properties"]) - {"train", "data", "resources", "tokenizer", "condition"})
 
 
 def _data_spec(entry):
@@ -139,7 +140,7 @@ def tokenizer_tiles(wildcards):
 
 
 def materials_spec(wildcards):
-    return json.dumps({"categories": MATERIALS["categories"], "min_files": MATERIALS.get("min_files", 3)})
+    return json.dumps({"categories": MATERIALS["categories"], "min_files": MATERIALS["min_files"]})
 
 
 def materials_input(wildcards):
@@ -152,26 +153,26 @@ def materials_arg(wildcards, input):
 
 
 def _variant_resources(wildcards):
-    """Resources of the variant, or of the tokenizer, that a training job trains."""
+    """Resources of the variant, or of the tokenizer, that a training job trains (schema defaults filled)."""
     entry = TOKENIZERS[wildcards.tokenizer] if "tokenizer" in wildcards.keys() else VARIANTS[wildcards.variant]
-    return entry.get("resources") or {}
+    return entry["resources"]
 
 
 def variant_threads(wildcards):
-    return _variant_resources(wildcards).get("cpus", 2)
+    return _variant_resources(wildcards)["cpus"]
 
 
 def variant_mem_mb(wildcards, attempt):
     """Memory grows with the retry attempt."""
-    return _variant_resources(wildcards).get("mem_mb", 4000) * attempt
+    return _variant_resources(wildcards)["mem_mb"] * attempt
 
 
 def variant_runtime(wildcards):
-    return _variant_resources(wildcards).get("runtime", 60)
+    return _variant_resources(wildcards)["runtime"]
 
 
 def variant_gpus(wildcards):
-    return _variant_resources(wildcards).get("gpus", 0)
+    return _variant_resources(wildcards)["gpus"]
 
 
 def train_launcher(wildcards):

@@ -38,7 +38,7 @@ def report(a) -> None:
 
 
 @command("check-config", "validate a config file",
-         arg("config"), arg("--schema", default="config/schema.yaml"))
+         arg("config"), arg("--schema", default=None, help="default: the schema texgen carries"))
 def check_config(a) -> None:
     from ..config import load
 

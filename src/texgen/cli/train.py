@@ -65,9 +65,10 @@ def model_summary(a) -> None:
 def sample_sheet(a) -> None:
     import json
 
+    from ..config import schema_defaults
     from ..io import write_text
     from ..models.sample import sample_sheet as sheet
 
-    s = spec(a)
-    info = sheet(a.model, a.split, a.out, s.get("size", 32), s.get("seed_fraction", 0.5), s.get("temperature", 1.0))
+    s = {**schema_defaults("models", "sample"), **spec(a)}
+    info = sheet(a.model, a.split, a.out, s["size"], s["seed_fraction"], s["temperature"])
     write_text(a.info, json.dumps(info, indent=1))

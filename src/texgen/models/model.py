@@ -1,4 +1,5 @@
-"""A texture model = pixel codec + backbone, with its config, loss, checkpoint I/O and generation."""
+"""A texture model = pixel codec + backbone, with its config, loss, loading and generation (a leaf: torch only;
+the training stage writes checkpoints)."""
 
 from __future__ import annotations
 
@@ -196,15 +197,6 @@ def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: f
             out = run(tokens[:, start:j])
             tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
     return tokens
-
-
-def save_model(path: str | Path, model: TextureModel, extra: dict) -> None:
-    """Best weights + config + training facts, atomically (loadable with weights_only=True)."""
-    from ..io import atomic_path
-
-    payload = {"model": model.state_dict(), "config": model.cfg.to_dict(), **extra}
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(payload, tmp)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[TextureModel, dict]:

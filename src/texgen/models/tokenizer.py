@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .. import metrics as M
+from ..config import schema_defaults
 from ..io import atomic_path, write_text, write_tsv
 from .data import Crops, load_tile_rows, split_tiles, without_augmentation
 from .sample import grid, save_png, stack_rows
@@ -19,8 +20,7 @@ from .vq import Tokenizer, TokenizerConfig, codebook_usage
 
 log = logging.getLogger("texgen.vq")
 
-TOKENIZER_TRAIN_DEFAULTS = {"steps": 400, "batch": 16, "lr": 2e-3, "crop": 32, "eval_crops": 32, "seed": 0,
-                            "log_every": 50, "warmup": 100}
+TOKENIZER_TRAIN_DEFAULTS = schema_defaults("models", "tokenizers", "*", "train")  # config/schema.yaml holds them
 
 
 def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_model: str | Path,

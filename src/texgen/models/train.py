@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import schema_defaults
 from ..io import atomic_path, write_tsv
 from .data import (
     Crops,
@@ -33,14 +34,12 @@ from .data import (
     write_split,
 )
 from .local import training_windows
-from .model import ModelConfig, TextureModel, save_model
+from .model import ModelConfig, TextureModel
 from .orderings import crop_shape, unroll
 
 log = logging.getLogger("texgen.train")
 METRIC_COLUMNS = ["step", "train_loss", "val_loss", "lr", "pixels_per_s", "elapsed_s"]
-TRAIN_DEFAULTS = {"steps": 300, "batch": 64, "lr": 3e-3, "min_lr": 3e-4, "warmup": 20, "weight_decay": 0.01,
-                  "grad_clip": 1.0, "eval_every": 50, "eval_batches": 4, "checkpoint_every": 50, "seed": 0,
-                  "log_every": 10}
+TRAIN_DEFAULTS = schema_defaults("models", "variants", "*", "train")  # config/schema.yaml holds them
 
 
 def spec_hash(spec: dict) -> str:
@@ -433,6 +432,13 @@ def _finish(variant: str, spec: dict, run: Run, st: TrainState, ckpt: Checkpoint
     save_model(out_model, model, summary)
     log.info("best val loss %.5f at step %d (baseline %.5f)", st.best_val, st.best_step, run.baseline)
     return summary
+
+
+def save_model(path: str | Path, model: TextureModel, extra: dict) -> None:
+    """Best weights + config + training facts, atomically (loadable with weights_only=True)."""
+    payload = {"model": model.state_dict(), "config": model.cfg.to_dict(), **extra}
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(payload, tmp)
 
 
 def _slice(batch, start: int, stop: int):

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..config import schema_defaults
 from ..io import read_tsv, write_text
 from ..models.local import causal_windows
 from ..models.model import TextureModel, generate, load_model
@@ -44,9 +45,7 @@ WHITE = 255
 COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "dark grey": (64, 64, 64), "grey": (128, 128, 128),
            "light grey": (192, 192, 192), "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
            "yellow": (255, 255, 0), "cyan": (0, 255, 255), "magenta": (255, 0, 255), "brown": (120, 72, 32)}
-PROBE_DEFAULTS = {"new_pixels": 32, "crop": 32, "crops": 8, "samples": 4, "temperature": 1.0, "free_size": 32,
-                  "seed": 0, "probe_crops_per_tile": 4, "probe_folds": 5, "conditioned_samples": 4,
-                  "score_crops": 32, "guidance": 3.0, "growth_seed": 32, "growth_factor": 4, "growth_seeds": 4}
+PROBE_DEFAULTS = schema_defaults("probes")  # config/schema.yaml holds them
 
 
 def probe_settings(params: dict) -> dict:

@@ -1,0 +1,192 @@
+"""The shape of the house: no import cycles, model modules as leaves, every rule's command parses with the
+real CLI parser, small CLI files, one source of truth for codecs and defaults."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .helpers import ROOT
+
+SRC = ROOT / "src" / "texgen"
+# the model proper: imports torch, numpy and each other, never a stage (data, training, probes, report, CLI)
+MODEL_LEAVES = {"backbone", "codecs", "colour", "configs", "local", "model", "orderings", "vq"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """texgen modules imported anywhere in the file (function-level imports included)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("texgen")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if not mod.startswith("texgen"):
+                continue
+            for a in node.names:  # `from . import x` imports the module x
+                found.add(f"{mod}.{a.name}" if (SRC.parent / f"{mod}.{a.name}".replace(".", "/")).exists()
+                          or (SRC.parent / (f"{mod}.{a.name}".replace(".", "/") + ".py")).exists() else mod)
+    return found - {name}
+
+
+def graph() -> dict[str, set[str]]:
+    return {module_name(p): imports(p) for p in SRC.rglob("*.py")}
+
+
+def test_no_import_cycle():
+    g = graph()
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        path.append(m)
+        for n in sorted(g.get(m, ())):
+            if state.get(n) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(path[path.index(n):] + [n]))
+            if n not in state:
+                visit(n)
+        path.pop()
+        state[m] = 2
+
+    for m in sorted(g):
+        if m not in state:
+            visit(m)
+
+
+def test_model_modules_are_leaves():
+    g = graph()
+    for leaf in MODEL_LEAVES:
+        outside = {m for m in g[f"texgen.models.{leaf}"] if m.removeprefix("texgen.models.") not in MODEL_LEAVES}
+        assert not outside, f"texgen.models.{leaf} imports {sorted(outside)}"
+    later = ("texgen.probes", "texgen.report", "texgen.cli")
+    for m, deps in g.items():
+        if m.startswith("texgen.models"):
+            assert not [d for d in deps if d.startswith(later)], f"{m} imports a later stage: {sorted(deps)}"
+
+
+def test_the_graph_sees_imports():
+    """The checks above are only as good as the parser: it must see relative, nested and package imports."""
+    g = graph()
+    assert "texgen.models.vq" in g["texgen.models.codecs"]
+    assert "texgen.metrics" in g["texgen.models.tokenizer"]
+    assert "texgen.curate.materials" in g["texgen.models.train"]  # a function-level import
+    assert "texgen.cli.probe" in g["texgen.cli"]
+
+
+def test_cli_files_are_small():
+    for p in (SRC / "cli").glob("*.py"):
+        assert len(p.read_text().splitlines()) <= 250, p
+
+
+# placeholders that expand to whole options (or nothing) rather than to one option's value
+OPTION_PLACEHOLDERS = {"{params.launcher}": "texgen", "{params.review}": "--review X",
+                       "{params.assets}": "--palette X --tokenizer X --materials X",
+                       "{params.materials}": "--materials X"}
+
+
+def rule_commands() -> list[tuple[str, str]]:
+    """(rule, shell command) of every rule whose shell calls texgen, placeholders filled in."""
+    found = []
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        lines = smk.read_text().splitlines()
+        rule = ""
+        for i, line in enumerate(lines):
+            m = re.match(r"(?:local)?rule (\w+):", line)
+            rule = m.group(1) if m else rule
+            if line.strip() != "shell:":
+                continue
+            block = []
+            for nxt in lines[i + 1:]:
+                if not nxt.strip().startswith(('"', "'")):
+                    break
+                block.append(nxt.strip())
+            cmd = ast.literal_eval("(" + "\n".join(block) + ")")
+            cmd = re.sub(r"\s*2>>?\s*\{log:q\}", "", cmd)
+            for key, value in OPTION_PLACEHOLDERS.items():
+                cmd = cmd.replace(key, value)
+            leftover = [t for t in re.findall(r"\S*\{[^}]*\}\S*", cmd)]
+            tokens = cmd.split()
+            for t in leftover:  # every other placeholder must be an option's value
+                k = tokens.index(t)
+                assert k > 0 and (tokens[k - 1].startswith("--") or "{" in tokens[k - 1]), (rule, t)
+            found.append((rule, re.sub(r"\{[^}]*\}", "1", cmd)))  # "1": a valid path, int and JSON
+    return [(r, c) for r, c in found if c.split()[0] == "texgen"]
+
+
+def test_every_rule_command_parses():
+    from texgen.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    commands = rule_commands()
+    assert len(commands) >= 20
+    used = set()
+    for rule, cmd in commands:
+        argv = shlex.split(cmd)[1:]
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:
+            pytest.fail(f"rule {rule}: `{cmd}` does not parse ({exc})")
+        assert callable(args.func)
+        used.add(argv[0])
+    # the commands no rule calls are the user's own
+    assert {c.name for c in COMMANDS} - used == {"sample", "check-config"}
+
+
+def test_codec_registry_matches_the_schema():
+    from texgen.models.codecs import CODECS
+
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    variant = schema["properties"]["models"]["properties"]["variants"]["additionalProperties"]
+    assert set(variant["properties"]["codec"]["enum"]) == set(CODECS)
+
+
+def test_defaults_are_written_once():
+    """Configuration defaults live in the schema; the model's dataclasses (leaves: they may not read the
+    schema, and old checkpoints load through them) must carry the same values."""
+    from dataclasses import fields
+
+    from texgen.config import schema_defaults
+    from texgen.models.model import ModelConfig
+    from texgen.models.train import TRAIN_DEFAULTS
+    from texgen.models.vq import TokenizerConfig
+    from texgen.probes.run import PROBE_DEFAULTS
+
+    for cls, path in ((ModelConfig, ("models", "variants", "*")), (TokenizerConfig, ("models", "tokenizers", "*",
+                                                                                     "tokenizer"))):
+        schema = schema_defaults(*path)
+        assert schema, path
+        ours = {f.name: f.default for f in fields(cls) if f.name in schema}
+        assert ours == schema, f"{cls.__name__} and the schema disagree"
+    assert TRAIN_DEFAULTS == schema_defaults("models", "variants", "*", "train") and TRAIN_DEFAULTS["steps"] == 300
+    assert PROBE_DEFAULTS == schema_defaults("probes") and PROBE_DEFAULTS["crop"] == 32
+    # no second copy of a defaults table in the code
+    for p in SRC.rglob("*.py"):
+        assert not re.search(r"^[A-Z_]*DEFAULTS = \{", p.read_text(), re.M), p
+
+
+def test_defaults_fill_registry_entries():
+    from texgen.config import SCHEMA, validate
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["keywords"] = {k: str(ROOT / v) for k, v in cfg["keywords"].items()}
+    filled = validate(cfg, SCHEMA)
+    variant = next(iter(filled["models"]["variants"].values()))
+    assert variant["resources"]["runtime"] >= 1 and variant["train"]["grad_clip"] == 1.0  # through $ref and objects
