@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # rules call the `texgen` command: put the venv first on PATH for the workflow and the tests
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test setup lint clean system-deps
+.PHONY: demo test test-fast setup lint clean system-deps
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,14 @@ demo: $(STAMP)
 system-deps:
 	bash scripts/system-deps.sh
 
+# everything: unit tests, dry runs, the lint check, end-to-end runs (local and Slurm), the browser, every
+# benchmark at a tiny size
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -ra
+
+# the fast tier for every commit: unit tests, dry runs and the lint check (no workflow runs, Slurm or browser)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -ra -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -1,6 +1,11 @@
 # texgen: raw textures -> curated tiles -> analysis -> models -> probes -> report.
 # This file only wires rules; all logic lives in the texgen package (src/texgen).
 
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
 configfile: "config/config.yaml"
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the full suite (`make test`); each takes 10-60 s
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,3 +25,34 @@ def test_growth_benchmark_runs_at_a_tiny_size(capsys):
     assert abs(times["model_s"] - times["adapt_s"] - times["fill_s"]) < 1e-9
     out = capsys.readouterr().out
     assert "model / Efros-Leung" in out and "model / G'MIC" in out
+
+
+def _run(script: str, *args: str) -> str:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_models_benchmark_runs_at_a_tiny_size():
+    out = _run("models.py", "--tiny", "--threads", "1", "--recompute-pixels", "8")
+    assert "speed ratio" in out and "ratio to the KV cache" in out and "thesis-style peak" in out
+
+
+def test_palette_benchmark_runs_at_a_tiny_size():
+    out = _run("palette.py", "--tiles", "missing.tsv", "--n", "2", "--k", "8", "--iterations", "2")
+    assert "speed-up" in out and "largest centre difference" in out
+
+
+def test_colour_counts_benchmark_runs_at_a_tiny_size():
+    out = _run("colour_counts.py", "--n", "3", "--threads", "1", "--dict-tiles", "1")
+    assert "x" in out and out.count("\n") >= 3
+
+
+def test_curation_benchmark_runs_at_a_tiny_size(tmp_path):
+    out = _run("curation.py", "--sources", "2", "--per-source", "6", "--size", "64", "--big-files", "2",
+               "--workdir", str(tmp_path))
+    assert out.count("\n") >= 3

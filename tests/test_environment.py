@@ -28,3 +28,12 @@ def test_environment_yml_matches_requirements():
     # every requirement is pinned exactly (a range could pull a multi-GB CUDA torch here)
     lines = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
     assert all("==" in ln for ln in lines if ln)
+
+
+def test_pyproject_declares_what_requirements_pin():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~]", d)[0].lower() for d in project["dependencies"]}
+    declared |= {re.split(r"[<>=!~]", d)[0].lower() for ds in project["optional-dependencies"].values() for d in ds}
+    assert declared == set(_pins((ROOT / "requirements.txt").read_text().splitlines()))

@@ -190,3 +190,19 @@ def test_defaults_fill_registry_entries():
     filled = validate(cfg, SCHEMA)
     variant = next(iter(filled["models"]["variants"].values()))
     assert variant["resources"]["runtime"] >= 1 and variant["train"]["grad_clip"] == 1.0  # through $ref and objects
+
+
+def test_snakemake_lint_finds_nothing_but_the_kept_conda_advice():
+    """`snakemake --lint`: every rule has log/resources, no lambdas or paths built with +, etc. The one lint
+    kept is "Specify a conda environment": one pinned environment runs every rule (README, Lint)."""
+    import subprocess
+
+    from .helpers import snakemake_cmd, venv_env
+
+    proc = subprocess.run(snakemake_cmd() + ["--lint"], capture_output=True, text=True, cwd=ROOT, env=venv_env(),
+                          timeout=300)
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out, out[-3000:]
+    lints = set(re.findall(r"^\s+\* (.+?):?$", out, re.M))
+    assert proc.returncode == 0 or lints, out[-3000:]  # a failing lint run names what it found
+    assert lints <= {"Specify a conda environment or container for each rule."}, lints

@@ -14,36 +14,19 @@ from texgen.io import read_tsv
 
 from .browser import inspect_page, require_chromium
 from .helpers import ROOT, skimage_data
-from .test_workflow import TINY_VARIANT, jobs_of, snakemake, tiny_full_config
+from .test_workflow import TEST_CONFIG, jobs_of, snakemake, tiny_full_config
 
 pytestmark = pytest.mark.slow
-
-SQUARE = {"train": {**TINY_VARIANT["train"], "batch": 4}}
-TOKENIZER = {"tokenizer": {"patch": 2, "width": 8, "codebook_size": 16, "code_dim": 4},
-             "train": {"steps": 20, "batch": 4, "crop": 8, "warmup": 5, "eval_crops": 4, "log_every": 5},
-             "data": {"val_fraction": 0.3}, "resources": {"cpus": 1, "mem_mb": 1500}}
-
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("full")
-    variants = {
-        "cit_tiny": TINY_VARIANT,
-        "sit_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "spiral", "context": 63},
-        "grey_tiny": {**TINY_VARIANT, "codec": "grey", "data": {**TINY_VARIANT["data"], "sources": ["pack"]}},
-        "energy_tiny": {**TINY_VARIANT, "codec": "energy"},
-        "pal_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "raster", "codec": "palette", "palette_size": 8,
-                     "context": 15, "condition": "material"},
-        "vq_tiny": {**TINY_VARIANT, **SQUARE, "ordering": "raster", "codec": "vq", "tokenizer": "tok_tiny",
-                    "context": 15},
-        "local_tiny": {**TINY_VARIANT, "ordering": "local", "codec": "channels", "window": 2, "reach": 4,
-                       "adapt_steps": 5, "adapt_batch": 16, "data": {"crop_size": 12, "pixels_per_crop": 8,
-                                                                     "repeat": 4, "val_fraction": 0.3}}}
+    registry = TEST_CONFIG["models"]
+    variants = {name: registry["variants"][name] for name in ("cit_tiny", "sit_tiny", "grey_tiny", "energy_tiny",
+                                                               "pal_tiny", "vq_tiny", "local_tiny")}
     # one deep copy per variant: YAML writes shared dicts as anchors, which edits would change together
     work, cfg = tiny_full_config(tmp_path, {name: copy.deepcopy(v) for name, v in variants.items()})
-    plain = copy.deepcopy(TOKENIZER)
-    plain["tokenizer"].update(factorized=False, l2_norm=False)
-    cfg["models"]["tokenizers"] = {"tok_tiny": copy.deepcopy(TOKENIZER), "tok_plain_tiny": plain}
+    cfg["models"]["tokenizers"] = copy.deepcopy(registry["tokenizers"])
     cfg["models"]["tokenizer_build"] = ["tok_plain_tiny"]
     # a third source: other parts of the same textures, so every label has files on both sides of a split
     extra = tmp_path / "in" / "extra"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import subprocess
@@ -17,6 +18,7 @@ from texgen.io import read_tsv
 from .helpers import ROOT, noise, snakemake_cmd, venv_env, write_image
 
 pytestmark = pytest.mark.slow
+TEST_CONFIG = yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())  # the checked-in tiny configuration
 
 
 def make_workdir(tmp: Path, textures: dict[str, Path]) -> Path:
@@ -44,7 +46,7 @@ def make_workdir(tmp: Path, textures: dict[str, Path]) -> Path:
         },
         "keywords": {"good": str(ROOT / "config/keywords/good.txt"), "bad": str(ROOT / "config/keywords/bad.txt")},
         "review_dir": str(tmp / "review"),
-        "curate": {"tile_sizes": [128, 256]},
+        "curate": copy.deepcopy(TEST_CONFIG["curate"]),
     }
     (tmp / "review").mkdir()
     work = tmp / "work"
@@ -53,9 +55,7 @@ def make_workdir(tmp: Path, textures: dict[str, Path]) -> Path:
     return work
 
 
-TINY_VARIANT = {"ordering": "column", "codec": "rgb", "act": "leaky_relu", "context": 16, "n_embd": 24, "n_head": 2,
-                "n_layer": 1, "train": {"steps": 30, "batch": 16, "eval_every": 10, "checkpoint_every": 10},
-                "data": {"crop_width": 8, "repeat": 4, "val_fraction": 0.3}, "resources": {"cpus": 1, "mem_mb": 1500}}
+TINY_VARIANT = TEST_CONFIG["models"]["variants"]["cit_tiny"]
 
 
 def tiny_full_config(tmp: Path, variants: dict[str, dict]) -> tuple[Path, dict]:
@@ -68,9 +68,9 @@ def tiny_full_config(tmp: Path, variants: dict[str, dict]) -> tuple[Path, dict]:
     work = make_workdir(tmp, {n: skimage_data() / f"{n}.png" for n in ("brick", "grass", "gravel")})
     (tmp / "review" / "pack.tsv").write_text(f"{file_id('pack/textures/wood_normal.png')}\tkeep\tcolour map\n")
     cfg = yaml.safe_load((work / "config.yaml").read_text())
-    cfg["models"] = {"build": list(variants), "sample": {"size": 16}, "variants": variants}
-    cfg["probes"] = {"crop": 16, "crops": 4, "samples": 2, "free_size": 16, "new_pixels": 8, "growth_seed": 8,
-                     "growth_factor": 3, "growth_seeds": 2}
+    cfg["models"] = {"build": list(variants), "sample": copy.deepcopy(TEST_CONFIG["models"]["sample"]),
+                     "variants": variants}
+    cfg["probes"] = copy.deepcopy(TEST_CONFIG["probes"])
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return work, cfg
 

@@ -1,6 +1,11 @@
 # Colour analysis: count (per source, exact) -> combine (sum) -> stats (Lab/RGB) -> plots, grid.
 # Counting, statistics and plotting are separate jobs: changing plot code never recounts.
 
+# seconds of work on small files: run where Snakemake runs, not as cluster jobs
+localrules:
+    combine_colours,
+    colour_grid,
+
 
 rule count_colours:
     """Exact 24-bit colour counts of every tile of one source, per tile size."""

@@ -1,6 +1,12 @@
 # Curation: scan (decode, check, tile) -> rescue (review keeps) -> manifest (dedup, review)
 # -> contact sheet, summary. The review file feeds only rescue and manifest of its own source.
 
+# seconds of work on small files: run where Snakemake runs, not as cluster jobs
+localrules:
+    contact_sheet,
+    dataset_summary,
+    materials,
+
 
 rule scan:
     """Decode each file once: automatic checks, keyword filter, thumbnails, tiles of every size."""

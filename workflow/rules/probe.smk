@@ -1,5 +1,9 @@
 # Probes: the same evaluations for every trained variant, one job per variant.
 
+# seconds of work on small files: run where Snakemake runs, not as cluster jobs
+localrules:
+    plot_linear_probes,
+
 
 rule probe_variant:
     """Colour, zebra, pattern, completion (with the classical reference), free generation, speed."""

@@ -3,6 +3,7 @@
 
 localrules:
     rulegraph,
+    report,
 
 
 rule rulegraph:

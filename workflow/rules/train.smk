@@ -1,5 +1,9 @@
 # Models: one training job per variant (resumable), then a sample sheet per variant.
 
+# seconds of work on small files: run where Snakemake runs, not as cluster jobs
+localrules:
+    model_summary,
+
 
 rule train_model:
     """Train one variant; resumable state lives in results/checkpoints/{variant} (not an output)."""
