@@ -19,7 +19,7 @@ import torch
 from skimage.color import lab2rgb
 
 from ..io import atomic_path, write_text
-from .colour import encode_nearest, rgb_to_lab  # noqa: F401  (rgb_to_lab: fit_palette)
+from .colour import encode_nearest, rgb_to_lab
 
 def nearest(points: np.ndarray, centres: np.ndarray, chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
     """Index of the nearest centre for each point and the squared distance to it (chunked)."""
