@@ -17,7 +17,7 @@ from texgen.acquire.folder import import_folder
 from texgen.globs import matcher
 from texgen.imaging import decode, tile_grid
 from texgen.io import read_tsv, write_tsv
-from texgen.curate.keywords import KeywordFilter, tokens
+from texgen.curate.keywords import KeywordFilter, read_maps, tokens
 from texgen.curate.decide import decide
 from texgen.curate.review import ReviewError, read_review
 from texgen.curate.scan import rescue_source, scan_source
@@ -25,7 +25,8 @@ from texgen.curate.scan import rescue_source, scan_source
 from .helpers import ROOT, noise, write_image
 
 CFG = {"max_image_pixels": 10_000_000, "max_transparent_share": 0.5, "png_compress_level": 0}
-KW = KeywordFilter.from_files(ROOT / "config/keywords/good.txt", ROOT / "config/keywords/bad.txt")
+KW = KeywordFilter.from_files(ROOT / "config/keywords/good.txt", ROOT / "config/keywords/bad.txt",
+                              ROOT / "config/keywords/maps.txt")
 
 
 def test_tokens_split_paths_and_camel_case():
@@ -37,10 +38,28 @@ def test_tokens_split_paths_and_camel_case():
 @pytest.mark.parametrize("path, reason", [
     ("wood_floor.png", ""),
     ("Bricks/red_bricks.png", ""),
-    ("stoneWall_normal.png", "keyword_bad: normal"),
-    ("metal_Spec.jpg", "keyword_bad: spec"),
+    ("stoneWall_normal.png", "map: normal"),
+    ("metal_Spec.jpg", "map: specular"),
     ("ui/wood_button.png", "keyword_bad: ui"),
-    ("concrete_AO.png", "keyword_bad: ao"),
+    ("concrete_AO.png", "map: ao"),
+    # PBR sets as free texture sites ship them: the colour map is kept, the other maps are named
+    ("Bricks042_1K-PNG/Bricks042_1K-PNG_Color.png", ""),
+    ("Bricks042_1K-PNG/Bricks042_1K-PNG_NormalGL.png", "map: normal"),
+    ("Bricks042_1K-PNG/Bricks042_1K-PNG_NormalDX.png", "map: normal"),
+    ("Bricks042_1K-PNG/Bricks042_1K-PNG_Roughness.png", "map: roughness"),
+    ("Bricks042_1K-PNG/Bricks042_1K-PNG_AmbientOcclusion.png", "map: ao"),
+    ("Bricks042_1K-PNG/Bricks042_1K-PNG_Displacement.png", "map: height"),
+    ("Metal012_2K-JPG/Metal012_2K-JPG_Metalness.jpg", "map: metalness"),
+    ("Fence003_1K-PNG/Fence003_1K-PNG_Opacity.png", "map: opacity"),
+    ("rock_wall_10/rock_wall_10_nor_gl_1k.png", "map: normal"),
+    ("rock_wall_10/rock_wall_10_diff_1k.jpg", ""),
+    ("rock_wall_10/rock_wall_10_disp_4k.png", "map: height"),
+    ("T_Brick_Wall_BaseColor.tga", ""),
+    ("wood_floor_arm_2k.png", "map: packed"),
+    ("metal_plate.png", ""),  # 'plate' is not a map: a metal texture
+    ("metal1.png", ""),  # a one-word name is a material, never a map
+    ("http://h/get?file=Bricks042_1K-PNG.zip!Bricks042_1K-PNG_Displacement.png", "map: height"),
+    ("http://h/get?file=Bricks042_1K-PNG.zip!Bricks042_1K-PNG_Color.png", ""),
     ("astronaut.png", "keyword_missing: no good keyword in the path"),
     ("chaos_building.png", "keyword_missing: no good keyword in the path"),  # no substring matches
 ])
@@ -49,8 +68,17 @@ def test_keyword_filter(path, reason):
 
 
 def test_shipped_keyword_lists_are_of_the_theses_order():
-    assert 100 <= len(KW.good) <= 160 and 40 <= len(KW.bad) <= 80
+    assert 100 <= len(KW.good) <= 160 and 20 <= len(KW.bad) <= 80
     assert not KW.good & KW.bad
+    assert {"colour", "normal", "roughness", "ao", "height", "metalness", "opacity", "specular"} <= set(KW.maps.values())
+    assert not set(KW.maps) & KW.bad  # a map word gives a map reason, never a bad keyword
+
+
+def test_maps_file_errors_name_the_line(tmp_path):
+    bad = tmp_path / "maps.txt"
+    bad.write_text("# ok\nnormal nrm\n")
+    with pytest.raises(ValueError, match="maps.txt:2: expected 'type: word word ...'"):
+        read_maps(bad)
 
 
 def _png_with_size(width: int, height: int) -> bytes:
@@ -160,7 +188,7 @@ def test_scan_and_manifest_every_reason(tmp_path, textures):
     assert reason["brick_wall_small.jpg"] == ("rejected", "dedup", "near_duplicate")
     assert "brick_wall.png" in rows["brick_wall_small.jpg"]["reason"]
     assert reason["grass_field.png"] == ("kept", "", "")
-    assert reason["gravel_normal.png"] == ("rejected", "keyword", "keyword_bad")
+    assert reason["gravel_normal.png"] == ("rejected", "keyword", "map")
     assert reason["holiday.png"] == ("rejected", "keyword", "keyword_missing")
     assert reason["tiny_stone.png"] == ("rejected", "check", "too_small")
     assert reason["fake_wood.png"] == ("rejected", "decode", "not_image")

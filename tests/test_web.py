@@ -105,7 +105,8 @@ def test_scrape_gallery(tmp_path, gallery):
 def test_web_source_through_snakemake_curate(tmp_path, gallery):
     g, base, other = gallery
     cfg = {"sources": {"gallery": spec(base)},
-           "keywords": {"good": str(ROOT / "config/keywords/good.txt"), "bad": str(ROOT / "config/keywords/bad.txt")},
+           "keywords": {"good": str(ROOT / "config/keywords/good.txt"), "bad": str(ROOT / "config/keywords/bad.txt"),
+                        "maps": str(ROOT / "config/keywords/maps.txt")},
            "curate": {"tile_sizes": [64]}}
     cfg["sources"]["gallery"]["exclude"] = ["**/slow_*"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -46,7 +46,8 @@ def make_workdir(tmp: Path, textures: dict[str, Path]) -> Path:
             "photos": {"kind": "folder", "type": "website", "path": str(photos)},
             "pack": {"kind": "archive", "type": "game", "path": str(pack), "include": ["pack/**", "../**"]},
         },
-        "keywords": {"good": str(ROOT / "config/keywords/good.txt"), "bad": str(ROOT / "config/keywords/bad.txt")},
+        "keywords": {"good": str(ROOT / "config/keywords/good.txt"), "bad": str(ROOT / "config/keywords/bad.txt"),
+                        "maps": str(ROOT / "config/keywords/maps.txt")},
         "review_dir": str(tmp / "review"),
         "curate": copy.deepcopy(TEST_CONFIG["curate"]),
     }
@@ -122,7 +123,7 @@ def test_tiny_curate_run_reconciles(tmp_path, textures):
     assert photos["\u00e9" * 100 + "_stone.png"]["reason"].startswith("duplicate: same content as photos:gravel")
     pack = {r["origin"]: r for r in read_tsv(work / "results/manifests/pack.tsv")}
     assert pack["pack/textures/grass_floor.png"]["reason"] == "near_duplicate: of photos:grass_surface.png (0 bits apart)"
-    assert pack["pack/textures/wood_normal.png"]["reason"] == "keyword_bad: normal"
+    assert pack["pack/textures/wood_normal.png"]["reason"] == "map: normal"
     assert pack["../../outside_wall.png"]["reason"].startswith("unsafe_path")
     assert pack["pack/textures/zero_wall.png"]["reason"].startswith("empty_file")
     summary = {r["source"]: r for r in read_tsv(work / "results/dataset_summary.tsv")}

@@ -122,6 +122,9 @@ def _file_problems(cfg: dict):
         p = Path(cfg["keywords"][key])
         if not p.is_file():
             yield f"keywords.{key}: file {str(p)!r} does not exist (expected a text file with one keyword per line)"
+    maps = cfg["keywords"].get("maps")
+    if maps and not Path(maps).is_file():
+        yield f"keywords.maps: file {maps!r} does not exist (expected a text file with one 'type: word word' per line)"
     for name, src in cfg["sources"].items():
         kind = src["kind"]
         if kind == "folder" and not Path(src["path"]).is_dir():

@@ -63,6 +63,11 @@ def review_arg(wildcards, input):
     return f"--review {shlex.quote(input.review[0])}" if input.review else ""
 
 
+def maps_arg(wildcards, input):
+    """Command-line option naming the material map types file (config keywords.maps), if any."""
+    return f"--maps {shlex.quote(input.maps)}" if input.maps else ""
+
+
 def earlier_scans(wildcards):
     """Scan tables of the sources listed before this one (duplicates keep the first copy)."""
     before = SOURCES[: SOURCES.index(wildcards.source)]

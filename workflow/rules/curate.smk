@@ -15,6 +15,7 @@ rule scan:
         files="data/raw/{source}/files",
         good=CFG["keywords"]["good"],
         bad=CFG["keywords"]["bad"],
+        maps=CFG["keywords"].get("maps", []),
     output:
         scan="results/scan/{source}.tsv",
         tiles="results/scan/{source}_tiles.tsv",
@@ -22,6 +23,7 @@ rule scan:
         thumbs=directory("results/review/{source}_thumbs"),
     params:
         spec=curate_spec,
+        maps=maps_arg,
     log:
         "logs/scan/{source}.log",
     benchmark:
@@ -32,7 +34,7 @@ rule scan:
         runtime=240,
     shell:
         "texgen scan --source {wildcards.source} --spec {params.spec:q}"
-        " --provenance {input.provenance:q} --files {input.files:q} --good {input.good:q} --bad {input.bad:q}"
+        " --provenance {input.provenance:q} --files {input.files:q} --good {input.good:q} --bad {input.bad:q} {params.maps}"
         " --tile-dirs {output.tile_dirs:q} --thumbs {output.thumbs:q}"
         " --out {output.scan:q} --out-tiles {output.tiles:q} --threads {threads} 2> {log:q}"
 

@@ -68,6 +68,11 @@ class Provenance:
         self.rows.append(row)
         return row
 
+    def within(self, prefix: str, **extra) -> "_Within":
+        """A view that stores files under ``prefix + origin`` with ``extra`` columns (an archive's members
+        reached from a web page get origin ``{url}!{member}`` and the page's provenance)."""
+        return _Within(self, prefix, extra)
+
     def refuse(self, origin: str, reason: str, bytes_: int | str = "", **extra) -> dict:
         """Record a file that was seen but not stored, with the reason."""
         origin = safe_origin(origin)
@@ -76,3 +81,22 @@ class Provenance:
         row.update(extra)
         self.rows.append(row)
         return row
+
+
+@dataclass
+class _Within:
+    """Provenance of the members of one container (see ``Provenance.within``)."""
+
+    prov: Provenance
+    prefix: str
+    extra: dict
+
+    @property
+    def files_dir(self) -> Path:
+        return self.prov.files_dir
+
+    def add_bytes_from(self, origin: str, chunks, **extra) -> dict:
+        return self.prov.add_bytes_from(self.prefix + origin, chunks, **{**self.extra, **extra})
+
+    def refuse(self, origin: str, reason: str, bytes_: int | str = "", **extra) -> dict:
+        return self.prov.refuse(self.prefix + origin, reason, bytes_, **{**self.extra, **extra})

@@ -33,7 +33,7 @@ def acquire(name: str, spec: dict, files_dir: str | Path, provenance: str | Path
         elif kind == "web":
             from .web import scrape
 
-            scrape(name, spec, prov, Path(cache_dir) / "web" / name)
+            scrape(name, spec, prov, Path(cache_dir) / "web" / name, limits)
         else:
             raise AcquireError(f"source {name}: unknown kind {kind!r}")
         ok = sum(r["status"] == "ok" for r in prov.rows)

@@ -1,17 +1,23 @@
 """Polite, resumable scraping of texture galleries (source kind ``web``).
 
-Breadth-first crawl of HTML pages within ``allow`` (URL prefixes), honouring robots.txt and a
-per-host delay; image links (``<a href>``, ``<img src>``, ``srcset``) are downloaded into a cache
-(``data/cache/web/{source}/``, kept between runs) and then stored as the source's raw files.
+Breadth-first crawl within ``allow`` (URL prefixes), honouring robots.txt (RFC 9309) and a per-host
+delay. Every link (``<a href>``, ``<img src>``, ``srcset``) is fetched into a cache
+(``data/cache/web/{source}/``, kept between runs) and classified by its **content** — magic bytes
+first, then Content-Type — never by the URL's extension: an HTML page is crawled, an image is stored,
+a zip/tar archive is extracted with the archive source's safety rules (origin ``{url}!{member}``).
+Real texture sites serve downloads from URLs such as ``/get?file=Bricks042_1K-PNG.zip``.
 
-- Images are recognised by Content-Type and magic bytes, not by extension alone.
+- robots.txt (Protego): ``*``/``$`` wildcards, longest match; a 4xx robots.txt allows everything, a
+  5xx or unreachable one disallows the whole host (recorded as a reason); ``Crawl-delay`` raises the
+  host's delay (the larger of it and ``delay_s``).
 - Timeouts, connection errors and 5xx are retried with exponential backoff (capped); 429/503 honour
   Retry-After. Redirects are followed by hand, only within ``allow``.
-- Downloads go to ``*.part`` files; a complete download is verified (length, magic bytes) and only
-  then renamed. A later run resumes a partial file with a Range request (If-Range on the ETag) or
-  restarts it cleanly.
-- Reruns are idempotent: pages and images already cached are revalidated with conditional requests
+- Downloads go to ``*.part`` files; a complete download is verified (length, content) and only then
+  renamed. A later run resumes a partial file with a Range request (If-Range on the ETag) or restarts
+  it cleanly.
+- Reruns are idempotent: everything cached is revalidated with conditional requests
   (If-None-Match / If-Modified-Since): a 304 downloads nothing.
+- Pages beyond ``max_depth`` or after ``max_pages`` are fetched (a link may be a file) but not crawled.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ import logging
 import os
 import re
 import time
-import urllib.robotparser
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,16 +37,20 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import requests
+from protego import Protego
 
 from .. import globs
 from . import Provenance
+from .archive import import_archive
 
 log = logging.getLogger("texgen.acquire.web")
 
-IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "tga", "dds", "avif"}
 MAGIC = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"DDS "]
+ARCHIVE_MAGIC = [b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"]
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
 MAX_REDIRECTS = 5
 CHUNK = 1 << 16
+HEAD = 512  # bytes read to classify a download (a tar's "ustar" marker sits at offset 257)
 
 
 def is_image_bytes(head: bytes) -> bool:
@@ -51,6 +60,24 @@ def is_image_bytes(head: bytes) -> bool:
     if head[4:12] in (b"ftypavif", b"ftypavis"):
         return True
     return any(head.startswith(m) for m in MAGIC)
+
+
+def is_archive_bytes(head: bytes) -> bool:
+    """True for zip (wheels too), gzip/bzip2/xz streams (compressed tars) and plain tar."""
+    return any(head.startswith(m) for m in ARCHIVE_MAGIC) or head[257:262] == b"ustar"
+
+
+def classify(content_type: str, head: bytes) -> str:
+    """'image', 'archive', 'html' or '' — by magic bytes first (servers mislabel downloads as
+    application/octet-stream), then by Content-Type or an HTML opening for pages."""
+    if is_image_bytes(head):
+        return "image"
+    if is_archive_bytes(head):
+        return "archive"
+    opening = head.lstrip()[:64].lower()
+    if content_type in HTML_TYPES or opening.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    return ""
 
 
 def safe_name(url: str, limit: int = 80) -> str:
@@ -98,17 +125,6 @@ class _Links(HTMLParser):
             self.licence = self.licence or a["href"]
 
 
-@dataclass
-class Fetched:
-    """Outcome of one HTTP exchange after retries and redirects."""
-
-    url: str
-    status: int = 0
-    headers: dict | None = None
-    body: bytes = b""
-    error: str = ""
-
-
 class Crawler:
     """One web source's crawl: HTTP client, robots, politeness, cache."""
 
@@ -120,15 +136,16 @@ class Crawler:
         self.retries = int(spec.get("retries", 4))
         self.backoff = float(spec.get("backoff_s", 1.0))
         self.max_bytes = int(float(spec.get("max_file_mb", 50)) * (1 << 20))
-        self.match = globs.matcher(spec.get("include"), spec.get("exclude"))
         self.session = requests.Session()
         self.session.headers["User-Agent"] = spec.get("user_agent", "texgen-scraper/0.1 (+research dataset)")
         self.last_request: dict[str, float] = {}
-        self.robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self.host_delay: dict[str, float] = {}
+        self.robots: dict[str, tuple[Protego | None, str]] = {}
         cache.mkdir(parents=True, exist_ok=True)
         self.index_path = cache / "index.json"
         self.index: dict[str, dict] = json.loads(self.index_path.read_text()) if self.index_path.exists() else {}
-        self.stats = {"pages": 0, "images_found": 0, "downloaded": 0, "revalidated": 0, "skipped": 0}
+        self.stats = {"pages": 0, "images": 0, "archives": 0, "downloaded": 0, "revalidated": 0, "skipped": 0,
+                      "not_crawled": 0}
 
     # -- HTTP ------------------------------------------------------------------------------
     def allowed(self, url: str) -> bool:
@@ -136,7 +153,7 @@ class Crawler:
 
     def _polite(self, url: str) -> None:
         host = urlsplit(url).netloc
-        wait = self.last_request.get(host, 0.0) + self.delay - time.monotonic()
+        wait = self.last_request.get(host, 0.0) + self.host_delay.get(host, self.delay) - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         self.last_request[host] = time.monotonic()
@@ -153,111 +170,95 @@ class Crawler:
                 pass
         return min(self.backoff * 2 ** attempt, 60.0)
 
+    def _get(self, url: str, headers: dict | None, stream: bool, redirects: bool):
+        """One GET with retries (timeouts, connection errors, 429, 5xx); returns (response|None, error)."""
+        resp, error = None, ""
+        for attempt in range(self.retries + 1):
+            self._polite(url)
+            try:
+                resp = self.session.get(url, headers=headers, timeout=self.timeout, allow_redirects=redirects,
+                                        stream=stream)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                error, resp = f"{type(exc).__name__}", None
+                time.sleep(min(self.backoff * 2 ** attempt, 60.0))
+                continue
+            if resp.status_code == 429 or resp.status_code >= 500:
+                error = f"http_{resp.status_code}"
+                if attempt < self.retries:
+                    pause = self._retry_after(resp, attempt)
+                    resp.close()
+                    time.sleep(pause)
+                continue
+            return resp, ""
+        return resp, f"gave up after {self.retries + 1} attempts: {error}"
+
     def request(self, url: str, headers: dict | None = None, stream: bool = False):
         """GET with retries and manual redirects within ``allow``; returns (response|None, final url, error)."""
         for _hop in range(MAX_REDIRECTS + 1):
-            resp, error = None, ""
-            for attempt in range(self.retries + 1):
-                self._polite(url)
-                try:
-                    resp = self.session.get(url, headers=headers, timeout=self.timeout, allow_redirects=False,
-                                            stream=stream)
-                except (requests.Timeout, requests.ConnectionError) as exc:
-                    error = f"{type(exc).__name__}"
-                    resp = None
-                    time.sleep(min(self.backoff * 2 ** attempt, 60.0))
-                    continue
-                if resp.status_code in (429, 503) or resp.status_code >= 500:
-                    error = f"http_{resp.status_code}"
-                    if attempt < self.retries:
-                        pause = self._retry_after(resp, attempt)
-                        resp.close()
-                        time.sleep(pause)
-                    continue
-                break
-            if resp is None or resp.status_code >= 500 or resp.status_code == 429:
-                return resp, url, f"gave up after {self.retries + 1} attempts: {error}"
+            resp, error = self._get(url, headers, stream, redirects=False)
+            if error:
+                return resp, url, error
             if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                 target = urldefrag(urljoin(url, resp.headers["Location"]))[0]
                 resp.close()
                 if not self.allowed(target):
                     return None, target, f"redirect_outside_allow: {url} -> {target}"
-                if not self.robot_ok(target):
-                    return None, target, "robots: redirect target disallowed by robots.txt"
+                why = self.robots_reason(target)
+                if why:
+                    return None, target, f"{why} (redirect target)"
                 url = target
                 continue
             return resp, url, ""
         return None, url, "too_many_redirects"
 
-    def robot_ok(self, url: str) -> bool:
+    def robots_reason(self, url: str) -> str:
+        """'' when robots.txt lets us fetch ``url``, else why not (RFC 9309 via Protego).
+
+        200: the rules apply (wildcards, longest match, ``Crawl-delay`` raises the host's delay);
+        4xx: no rules, everything allowed; 5xx or unreachable: the whole host is disallowed."""
         parts = urlsplit(url)
         root = f"{parts.scheme}://{parts.netloc}"
         if root not in self.robots:
-            parser = urllib.robotparser.RobotFileParser()
-            try:
-                self._polite(root)
-                resp = self.session.get(root + "/robots.txt", timeout=self.timeout)
-                if resp.status_code == 200:
-                    parser.parse(resp.text.splitlines())
-                    self.robots[root] = parser
-                else:
-                    self.robots[root] = None  # no robots.txt: everything allowed
-            except requests.RequestException:
-                self.robots[root] = None
-        parser = self.robots[root]
-        return parser is None or parser.can_fetch(self.session.headers["User-Agent"], url)
+            resp, error = self._get(root + "/robots.txt", None, False, redirects=True)
+            if error or resp is None:
+                self.robots[root] = (None, f"robots: robots.txt unavailable ({error}); RFC 9309 treats the "
+                                           f"host as disallowed — check the site, or retry later")
+            elif resp.status_code == 200:
+                rules = Protego.parse(resp.text)
+                delay = rules.crawl_delay(self.session.headers["User-Agent"])
+                if delay is not None:
+                    self.host_delay[parts.netloc] = max(self.delay, float(delay))
+                self.robots[root] = (rules, "")
+            else:
+                self.robots[root] = (None, "")  # 4xx: no robots.txt, everything allowed
+        rules, why = self.robots[root]
+        if why:
+            return why
+        if rules is not None and not rules.can_fetch(url, self.session.headers["User-Agent"]):
+            return "robots: disallowed by robots.txt"
+        return ""
 
     # -- cache -----------------------------------------------------------------------------
-    def _save_index(self) -> None:
+    def save_index(self) -> None:
         tmp = self.index_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.index, indent=1, sort_keys=True))
         os.replace(tmp, self.index_path)
 
-    def _conditional(self, url: str) -> dict:
-        entry = self.index.get(url)
-        headers = {}
-        if entry and (self.cache / entry["file"]).exists():
-            if entry.get("etag"):
-                headers["If-None-Match"] = entry["etag"]
-            if entry.get("last_modified"):
-                headers["If-Modified-Since"] = entry["last_modified"]
-        return headers
+    def fetch(self, url: str) -> dict:
+        """Download (or revalidate, or resume) ``url`` into the cache and classify it.
 
-    def fetch_page(self, url: str) -> tuple[str, bytes, str, str]:
-        """Return (kind, body, final url, error): kind 'html', 'image' (page URL served an image) or ''."""
-        resp, final, error = self.request(url, headers=self._conditional(url))
-        if resp is None or error:
-            return "", b"", final, error
-        with resp:
-            if resp.status_code == 304:
-                entry = self.index[url]
-                self.stats["revalidated"] += 1
-                return entry["kind"], (self.cache / entry["file"]).read_bytes(), final, ""
-            if resp.status_code != 200:
-                return "", b"", final, f"http_{resp.status_code}"
-            ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if ctype.startswith("image/"):
-                return "image", b"", final, ""
-            body = resp.content
-        kind = "html" if ctype in ("text/html", "application/xhtml+xml", "") else ""
-        if kind:
-            name = "page_" + safe_name(url)
-            (self.cache / name).write_bytes(body)
-            self.index[url] = {"file": name, "kind": kind, "etag": resp.headers.get("ETag", ""),
-                               "last_modified": resp.headers.get("Last-Modified", "")}
-        return kind, body, final, "" if kind else f"not_html: {ctype}"
-
-    def download(self, url: str) -> dict:
-        """Download (or revalidate, or resume) one image into the cache; return its record or an error."""
+        Returns the cache record (``file``, ``kind`` image/archive/html, ``content_type``, ``http_status``,
+        ``fetched_at``) or ``{"error": reason}``."""
         name = safe_name(url)
         target, part = self.cache / name, self.cache / (name + ".part")
         entry = self.index.get(url)
-        headers = self._conditional(url)
-        offset = part.stat().st_size if part.exists() else 0
-        if offset and entry and entry.get("etag") and not target.exists():
+        headers, offset = {}, 0
+        if entry and entry.get("kind") and target.exists():
+            headers = {k: v for k, v in (("If-None-Match", entry.get("etag")),
+                                         ("If-Modified-Since", entry.get("last_modified"))) if v}
+        elif part.exists() and entry and entry.get("etag"):
+            offset = part.stat().st_size
             headers = {"Range": f"bytes={offset}-", "If-Range": entry["etag"]}
-        else:
-            offset = 0
         resp, final, error = self.request(url, headers=headers, stream=True)
         if resp is None or error:
             return {"error": error or "no response", "url": final}
@@ -269,19 +270,16 @@ class Crawler:
                 return dict(entry, http_status=304)
             if status not in (200, 206):
                 return {"error": f"http_{status}", "url": final, "http_status": status}
-            if ctype.startswith("text/") or ctype in ("application/xhtml+xml", "application/json"):
-                return {"error": f"not_image: served as {ctype}", "url": final, "http_status": status}
             length = resp.headers.get("Content-Length")
             total = (int(length) + (offset if status == 206 else 0)) if length and length.isdigit() else None
             if total is not None and total > self.max_bytes:
                 return {"error": f"too_large: {total} bytes > max_file_mb", "url": final, "http_status": status}
-            mode = "ab" if status == 206 else "wb"
             written = offset if status == 206 else 0
-            self.index[url] = {"file": name, "kind": "image", "etag": resp.headers.get("ETag", ""),
+            self.index[url] = {"file": name, "etag": resp.headers.get("ETag", ""),
                                "last_modified": resp.headers.get("Last-Modified", ""), "partial": True}
-            self._save_index()
+            self.save_index()
             try:
-                with open(part, mode) as fh:
+                with open(part, "ab" if status == 206 else "wb") as fh:
                     for chunk in resp.iter_content(CHUNK):
                         written += len(chunk)
                         if written > self.max_bytes:
@@ -295,93 +293,111 @@ class Crawler:
             return {"error": f"download_incomplete: {written} of {total} bytes (kept as .part; a rerun resumes it)",
                     "url": final, "http_status": status}
         with open(part, "rb") as fh:
-            head = fh.read(16)
-        if not is_image_bytes(head):
+            kind = classify(ctype, fh.read(HEAD))
+        if not kind:
             part.unlink(missing_ok=True)
-            return {"error": f"not_image: content is not an image (Content-Type {ctype or 'missing'})",
-                    "url": final, "http_status": status}
+            self.index.pop(url, None)
+            return {"error": f"unsupported: served as {ctype or 'no Content-Type'}, content is neither an HTML "
+                             f"page, an image nor a zip/tar archive", "url": final, "http_status": status}
         os.replace(part, target)
-        record = {"file": name, "kind": "image", "etag": self.index[url]["etag"],
-                  "last_modified": self.index[url]["last_modified"], "content_type": ctype,
+        record = {"file": name, "kind": kind, "etag": self.index[url]["etag"],
+                  "last_modified": self.index[url]["last_modified"], "content_type": ctype, "final_url": final,
                   "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "http_status": status}
         self.index[url] = record
-        self._save_index()
+        self.save_index()
         self.stats["downloaded"] += 1
         return record
 
 
-def scrape(name: str, spec: dict, prov: Provenance, cache: Path) -> None:
-    """Crawl the gallery of web source ``name`` and store every image found in ``prov``."""
+@dataclass
+class _Link:
+    url: str
+    depth: int
+    tag: str  # "a": any kind expected; "img": an image expected
+    page: str
+    licence: str
+
+
+def scrape(name: str, spec: dict, prov: Provenance, cache: Path, limits: dict | None = None) -> None:
+    """Crawl the gallery of web source ``name``; store every image and every archive's members in ``prov``."""
     crawler = Crawler(name, spec, cache)
+    match = globs.matcher(spec.get("include"), spec.get("exclude"))
     start = urldefrag(spec["url"])[0]
     max_pages, max_depth = int(spec.get("max_pages", 100)), int(spec.get("max_depth", 3))
-    queue: deque[tuple[str, int]] = deque([(start, 0)])
-    seen_pages: set[str] = {start}
-    images: dict[str, tuple[str, str]] = {}  # image url -> (page url, licence)
+    queue: deque[_Link] = deque([_Link(start, 0, "a", start, "")])
+    seen: set[str] = {start}
     outside = 0
-
-    def add_image(url: str, page: str, licence: str) -> None:
-        if url in images:
-            return
-        images[url] = (page, licence)
-
-    while queue and crawler.stats["pages"] < max_pages:
-        url, depth = queue.popleft()
-        if not crawler.robot_ok(url):
-            prov.refuse(url, "robots: page disallowed by robots.txt", page_url=url)
-            continue
-        kind, body, final, error = crawler.fetch_page(url)
-        if error:
-            prov.refuse(url, f"page_failed: {error}", page_url=url)
-            continue
-        if kind == "image":  # a link without an image extension that serves an image
-            add_image(url, url, "")
-            continue
-        crawler.stats["pages"] += 1
-        parser = _Links()
-        parser.feed(body.decode("utf-8", "replace"))
-        base = urljoin(final, parser.base) if parser.base else final
-        licence = urljoin(base, parser.licence) if parser.licence.startswith(("/", "http", ".")) else parser.licence
-        for src in parser.images:
-            add_image(urldefrag(urljoin(base, src))[0], final, licence)
-        for href in parser.links:
-            link = urldefrag(urljoin(base, href))[0]
-            if not link.startswith(("http://", "https://")):
-                continue
-            ext = urlsplit(link).path.rsplit(".", 1)[-1].lower() if "." in urlsplit(link).path else ""
-            if ext in IMAGE_EXTENSIONS:
-                add_image(link, final, licence)
-            elif not crawler.allowed(link):
-                outside += 1
-            elif link not in seen_pages and depth < max_depth:
-                seen_pages.add(link)
-                queue.append((link, depth + 1))
-        log.info("%s: page %d %s: %d images so far", name, crawler.stats["pages"], final, len(images))
-
-    crawler.stats["images_found"] = len(images)
-    for i, (url, (page, licence)) in enumerate(sorted(images.items()), 1):
-        if not crawler.match(url):
-            crawler.stats["skipped"] += 1
-            continue
-        extra = {"url": url, "page_url": page, "licence": licence or prov.licence}
-        if not crawler.allowed(url):
+    while queue:
+        link = queue.popleft()
+        url = link.url
+        extra = {"url": url, "page_url": link.page, "licence": link.licence or prov.licence}
+        if link.tag == "img" and not crawler.allowed(url):
             prov.refuse(url, "outside_allow: image URL not under an allowed prefix", **extra)
             continue
-        if not crawler.robot_ok(url):
-            prov.refuse(url, "robots: image disallowed by robots.txt", **extra)
+        if link.tag == "img" and not match(url):
+            crawler.stats["skipped"] += 1
             continue
-        record = crawler.download(url)
+        why = crawler.robots_reason(url)
+        if why:
+            prov.refuse(url, why, **extra)
+            continue
+        record = crawler.fetch(url)
         if "error" in record:
-            prov.refuse(url, record["error"], http_status=record.get("http_status", ""), **extra)
+            reason = record["error"]
+            prov.refuse(url, reason if link.tag == "img" or url != link.page else f"page_failed: {reason}",
+                        http_status=record.get("http_status", ""), **extra)
             continue
-        path = cache / record["file"]
-        with open(path, "rb") as fh:
-            prov.add_bytes_from(url, iter(lambda: fh.read(CHUNK), b""), http_status=record.get("http_status", ""),
-                                content_type=record.get("content_type", ""), fetched_at=record.get("fetched_at", ""),
-                                **extra)
-        if i % 20 == 0:
-            log.info("%s: %d/%d images handled", name, i, len(images))
-    crawler._save_index()
-    log.info("%s: %d pages visited, %d images found, %d downloaded, %d revalidated (not modified), "
-             "%d skipped by include/exclude, %d links outside allow not followed", name, crawler.stats["pages"],
-             len(images), crawler.stats["downloaded"], crawler.stats["revalidated"], crawler.stats["skipped"], outside)
+        kind, path = record["kind"], cache / record["file"]
+        facts = {"http_status": record.get("http_status", ""), "content_type": record.get("content_type", ""),
+                 "fetched_at": record.get("fetched_at", "")}
+        if kind == "html":
+            if link.tag == "img":
+                prov.refuse(url, f"not_image: served as {record.get('content_type') or 'HTML'} (an HTML page)",
+                            **facts, **extra)
+            elif link.depth > max_depth or crawler.stats["pages"] >= max_pages:
+                crawler.stats["not_crawled"] += 1
+            else:
+                outside += _crawl_page(crawler, link, path.read_bytes(), record.get("final_url") or url, queue, seen)
+            continue
+        if not match(url):
+            crawler.stats["skipped"] += 1
+            continue
+        if kind == "image":
+            crawler.stats["images"] += 1
+            with open(path, "rb") as fh:
+                prov.add_bytes_from(url, iter(lambda: fh.read(CHUNK), b""), **facts, **extra)
+        elif link.tag == "img":
+            prov.refuse(url, "not_image: an archive linked as an image", **facts, **extra)
+        else:
+            crawler.stats["archives"] += 1
+            import_archive(path, prov.within(f"{url}!", **facts, **extra), lambda _m: True, limits or {},
+                           container=url)
+            log.info("%s: archive %s extracted", name, url)
+    crawler.save_index()
+    log.info("%s: %d pages visited, %d images found, %d archives extracted, %d downloaded, %d revalidated "
+             "(not modified), %d skipped by include/exclude, %d pages beyond max_depth/max_pages not crawled, "
+             "%d links outside allow not followed", name, crawler.stats["pages"], crawler.stats["images"],
+             crawler.stats["archives"], crawler.stats["downloaded"], crawler.stats["revalidated"],
+             crawler.stats["skipped"], crawler.stats["not_crawled"], outside)
+
+
+def _crawl_page(crawler: Crawler, link: _Link, body: bytes, final: str, queue: deque, seen: set) -> int:
+    """Queue the links of one HTML page; returns how many links lay outside ``allow``."""
+    crawler.stats["pages"] += 1
+    parser = _Links()
+    parser.feed(body.decode("utf-8", "replace"))
+    base = urljoin(final, parser.base) if parser.base else final
+    licence = urljoin(base, parser.licence) if parser.licence.startswith(("/", "http", ".")) else parser.licence
+    outside = 0
+    for tag, refs in (("img", parser.images), ("a", parser.links)):
+        for ref in refs:
+            url = urldefrag(urljoin(base, ref))[0]
+            if not url.startswith(("http://", "https://")) or url in seen:
+                continue
+            if tag == "a" and not crawler.allowed(url):
+                outside += 1
+                continue
+            seen.add(url)
+            queue.append(_Link(url, link.depth + 1, tag, final, licence))
+    log.info("%s: page %d %s: %d links queued", crawler.name, crawler.stats["pages"], final, len(queue))
+    return outside

@@ -25,7 +25,8 @@ def _curate_spec(a: argparse.Namespace) -> tuple[dict, dict[int, str]]:
 
 @command("scan", "decode, check, thumbnail and tile one source",
          SOURCE, SPEC, arg("--provenance", required=True), arg("--files", required=True),
-         arg("--good", required=True), arg("--bad", required=True), TILE_DIRS,
+         arg("--good", required=True), arg("--bad", required=True),
+         arg("--maps", help="map types file (config keywords.maps)"), TILE_DIRS,
          arg("--thumbs", required=True), OUT, arg("--out-tiles", required=True),
          arg("--threads", type=int, default=1, help="decoding processes"))
 def scan(a) -> None:
@@ -33,7 +34,7 @@ def scan(a) -> None:
     from ..curate.scan import scan_source
 
     s, tile_dirs = _curate_spec(a)
-    kw = KeywordFilter.from_files(a.good, a.bad)
+    kw = KeywordFilter.from_files(a.good, a.bad, a.maps)
     scan_source(a.source, a.provenance, a.files, kw, s, tile_dirs, a.thumbs, a.out, a.out_tiles, a.threads)
 
 

@@ -18,12 +18,49 @@ def tokens(path: str) -> list[str]:
 
 
 def keyword_path(origin: str) -> str:
-    """The part of an origin that keywords are matched on: a URL's path (not its host), else the path."""
+    """The part of an origin that keywords are matched on: a URL's path and query (not its host: download
+    URLs such as ``/get?file=Bricks042_1K.zip`` name the file in the query), else the path. An archive
+    member reached from a URL (``{url}!{member}``) adds the member's path."""
     if origin.startswith(("http://", "https://")):
         from urllib.parse import unquote, urlsplit
 
-        return unquote(urlsplit(origin).path)
+        url, _, member = origin.partition("!")
+        parts = urlsplit(url)
+        path = unquote(parts.path + ("/" + parts.query if parts.query else ""))
+        return path + ("/" + member if member else "")
     return origin
+
+
+def file_name(origin: str) -> str:
+    """The file's own name within an origin (after the last '/' or '!'), without its extension."""
+    name = re.split(r"[/!\\]", keyword_path(origin))[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+# trailing words that say nothing about the map type: resolutions (1K, 2048), formats, GL/DX conventions
+_NOT_MAP_WORDS = {"k", "gl", "dx", "ogl", "png", "jpg", "jpeg", "tga", "tif", "tiff", "exr", "webp", "bmp"}
+
+
+def map_word(origin: str) -> str:
+    """The word of a file name that names its map type, or '' (a one-word name names a material)."""
+    words = [w for w in tokens(file_name(origin)) if not w.isdigit()]
+    while words and words[-1] in _NOT_MAP_WORDS:
+        words.pop()
+    return words[-1] if len(words) > 1 else ""
+
+
+def read_maps(path: str | Path) -> dict[str, set[str]]:
+    """Map types of a maps file: ``type: word word ...`` per line, ``#`` starts a comment."""
+    out: dict[str, set[str]] = {}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        line = line.split("#", 1)[0].strip().lower()
+        if not line:
+            continue
+        kind, sep, words = line.partition(":")
+        if not sep or not kind.strip() or not words.split():
+            raise ValueError(f"{path}:{n}: expected 'type: word word ...', got {line!r}")
+        out.setdefault(kind.strip(), set()).update(words.split())
+    return out
 
 
 def _variants(token: str) -> set[str]:
@@ -47,18 +84,28 @@ def read_list(path: str | Path) -> list[str]:
 
 
 class KeywordFilter:
-    """A bad keyword rejects; otherwise a good keyword is required."""
+    """A material map other than colour rejects; then a bad keyword rejects; otherwise a good keyword is
+    required."""
 
-    def __init__(self, good: list[str], bad: list[str]):
+    def __init__(self, good: list[str], bad: list[str], maps: dict[str, set[str]] | None = None):
         self.good = set(good)
         self.bad = set(bad)
+        self.maps = {word: kind for kind, words in (maps or {}).items() for word in words}
 
     @classmethod
-    def from_files(cls, good: str | Path, bad: str | Path) -> "KeywordFilter":
-        return cls(read_list(good), read_list(bad))
+    def from_files(cls, good: str | Path, bad: str | Path, maps: str | Path | None = None) -> "KeywordFilter":
+        return cls(read_list(good), read_list(bad), read_maps(maps) if maps else None)
+
+    def map_type(self, path: str) -> str:
+        """The map type a file's name declares ('colour', 'normal', ...), or ''."""
+        word = map_word(path)
+        return next((self.maps[f] for f in sorted(_variants(word)) if f in self.maps), "") if word else ""
 
     def reason(self, path: str) -> str:
-        """Empty string when the path passes, else ``keyword_bad: x`` or ``keyword_missing``."""
+        """Empty string when the path passes, else ``map: normal``, ``keyword_bad: x`` or ``keyword_missing``."""
+        kind = self.map_type(path)
+        if kind and kind != "colour":
+            return f"map: {kind}"
         forms = [_variants(t) for t in tokens(keyword_path(path))]
         for fs in forms:
             hit = fs & self.bad
