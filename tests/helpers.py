@@ -44,6 +44,17 @@ def venv_env() -> dict[str, str]:
     return env
 
 
+def bare_env() -> dict[str, str]:
+    """Environment without this interpreter's bin folder on PATH: an environment that is not activated
+    (the rules must find `texgen` on their own)."""
+    import sys
+
+    env = dict(os.environ)
+    own = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != own)
+    return env
+
+
 def snakemake_cmd() -> list[str]:
     import shutil
     import sys

@@ -215,6 +215,35 @@ def test_pypi_wheel_is_cached_and_imported(tmp_path):
     assert wheel.stat().st_mtime_ns == mtime  # reused from the cache, not downloaded again
 
 
+def test_package_index_failure_then_success(tmp_path, textures, monkeypatch):
+    """A package index on 127.0.0.1 that answers 503: the source fails with a clear error and writes
+    nothing; once the index is back, the same call fetches and imports the wheel."""
+    from .webserver import PackageIndex, wheel
+
+    index = PackageIndex({"texdemo": wheel("texdemo", "1.0", {
+        "texdemo/__init__.py": b"", "texdemo/textures/brick_wall.png": textures["brick"].read_bytes()})})
+    server, url = index.serve()
+    for key, value in {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": url, "PIP_EXTRA_INDEX_URL": "",
+                       "PIP_FIND_LINKS": "", "PIP_RETRIES": "1", "PIP_TIMEOUT": "5"}.items():
+        monkeypatch.setenv(key, value)
+    spec = {"kind": "pypi", "type": "game", "package": "texdemo", "version": "1.0", "include": ["texdemo/textures/*"]}
+    files, prov = tmp_path / "raw" / "files", tmp_path / "raw" / "prov.tsv"
+    try:
+        index.down = True
+        with pytest.raises(AcquireError, match="texdemo==1.0 could not be fetched from the package index"):
+            acquire("demo", spec, files, prov, {}, tmp_path / "cache")
+        assert index.requests and all(status == 503 for _, status in index.requests)
+        assert not files.exists() and not prov.exists()
+        assert not list((tmp_path / "cache" / "pypi").rglob("*.whl"))
+        index.down = False
+        rows = acquire("demo", spec, files, prov, {}, tmp_path / "cache")
+    finally:
+        server.shutdown()
+    assert [(r["origin"], r["status"], r["container"]) for r in rows] == [
+        ("texdemo/textures/brick_wall.png", "ok", "texdemo==1.0")]
+    assert (files / rows[0]["stored"]).read_bytes() == textures["brick"].read_bytes()
+
+
 def test_cli_reports_acquire_errors_without_traceback(tmp_path):
     import json
 

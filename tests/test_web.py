@@ -16,7 +16,7 @@ from texgen.acquire.web import default_allow, is_image_bytes, safe_name
 from texgen.io import read_tsv
 
 from .helpers import ROOT, snakemake_cmd, venv_env
-from .webserver import Gallery, serve
+from .webserver import PBR_MAPS, Gallery, serve
 
 
 @pytest.fixture
@@ -49,9 +49,20 @@ def test_scrape_gallery(tmp_path, gallery):
     rows = {r["origin"]: r for r in read_tsv(prov_path)}
     img = f"{base}/gallery/img"
     ok = {o for o, r in rows.items() if r["status"] == "ok"}
+    bricks, rock = f"{base}/gallery/get?file=Bricks042_1K-PNG.zip", f"{base}/gallery/download/1234"
     assert ok == {f"{img}/wood_floor.png", f"{img}/stone_wall.png", f"{base}/gallery/old_brick.png",
                   f"{img}/flaky_grass.png", f"{img}/busy_gravel.png", f"{img}/carpet_texture.dat",
-                  f"{img}/a/tile.png", f"{img}/b/tile.png"}
+                  f"{img}/a/tile.png", f"{img}/b/tile.png", f"{img}/concrete_floor_noext",
+                  f"{img}/bark_hidden.png?v=2"} | {f"{bricks}!Bricks042_1K-PNG_{m}.png" for m in PBR_MAPS} | {
+                  f"{bricks}!Bricks042_1K-PNG.usdc"} | {
+                  f"{rock}!rock_wall_10/rock_wall_10_{m}_1k.png" for m in ("diff", "nor_gl", "rough", "disp")}
+    # classified by content, not by the URL: an extension-less octet-stream PNG is an image, archives are
+    # extracted with the page's provenance
+    concrete = rows[f"{img}/concrete_floor_noext"]
+    assert concrete["content_type"] == "application/octet-stream" and concrete["page_url"].endswith("page2.html")
+    member = rows[f"{bricks}!Bricks042_1K-PNG_NormalGL.png"]
+    assert member["container"] == bricks and member["url"] == bricks and member["content_type"] == "application/zip"
+    assert rows[f"{rock}!rock_wall_10/rock_wall_10_diff_1k.png"]["content_type"] == "application/octet-stream"
     # provenance of a downloaded file
     wood = rows[f"{img}/wood_floor.png"]
     assert wood["page_url"] == f"{base}/gallery/index.html" and wood["licence"] == "CC0 1.0"
@@ -65,6 +76,8 @@ def test_scrape_gallery(tmp_path, gallery):
     assert reasons[f"{img}/moved_marble.png"].startswith("redirect_outside_allow")
     assert reasons[f"{img}/slow_concrete.png"].startswith("gave up after 3 attempts: ReadTimeout")
     assert reasons[f"{img}/fake_metal.png"].startswith("not_image: served as text/html")
+    assert reasons[f"{img}/notes_stone"].startswith("unsupported: served as application/octet-stream")
+    assert reasons[f"{img}/bark_hidden.png"] == "robots: disallowed by robots.txt"  # wildcard and $ anchor
     assert reasons[f"{img}/cut_wood.png"].startswith("download_incomplete")
     # the two colliding names are two different files
     a, b = rows[f"{img}/a/tile.png"], rows[f"{img}/b/tile.png"]
@@ -87,7 +100,7 @@ def test_scrape_gallery(tmp_path, gallery):
     # rerun: the cut-off download resumes with a Range request, everything else is not re-downloaded
     g.cut_off = False
     g.log.clear()
-    stored_before = {urlsplit(o).path for o in ok}
+    stored_before = {urlsplit(o.split("!")[0]).path for o in ok}  # an archive is one request
     acquire("web", spec(base), files, prov_path, {}, tmp_path / "cache")
     rows = {r["origin"]: r for r in read_tsv(prov_path)}
     assert rows[f"{img}/cut_wood.png"]["status"] == "ok"
@@ -123,8 +136,60 @@ def test_web_source_through_snakemake_curate(tmp_path, gallery):
     assert man[f"{img}/busy_gravel.png"]["status"] == "kept"
     assert man[f"{img}/missing_tile.png"]["reason"] == "http_404"
     assert f"{img}/slow_concrete.png" not in man  # excluded by pattern
+    # a zipped PBR set and a tar.gz one reached from the page: each keeps its colour map, the other maps
+    # are rejected with their type
+    bricks = f"{base}/gallery/get?file=Bricks042_1K-PNG.zip!Bricks042_1K-PNG"
+    assert man[f"{bricks}_Color.png"]["status"] == "kept"
+    expected = {"NormalGL": "map: normal", "NormalDX": "map: normal", "Roughness": "map: roughness",
+                "AmbientOcclusion": "map: ao", "Displacement": "map: height", "Metalness": "map: metalness",
+                "Opacity": "map: opacity"}
+    assert {m: man[f"{bricks}_{m}.png"]["reason"] for m in expected} == expected
+    rock = f"{base}/gallery/download/1234!rock_wall_10/rock_wall_10"
+    assert man[f"{rock}_diff_1k.png"]["status"] == "kept"
+    assert [man[f"{rock}_{m}_1k.png"]["reason"] for m in ("nor_gl", "rough", "disp")] == [
+        "map: normal", "map: roughness", "map: height"]
+    assert man[f"{base}/gallery/img/concrete_floor_noext"]["status"] == "kept"
     tiles = read_tsv(tmp_path / "results/manifests/gallery_tiles.tsv")
     assert {t["origin"] for t in tiles} >= {f"{img}/wood_floor.png", f"{img}/stone_wall.png"}
     assert all(len(t["sha256"]) == 64 for t in tiles)
     log = (tmp_path / "logs/acquire/gallery.log").read_text()
     assert "pages visited" in log and "images found" in log
+
+
+def _only_start_page(g: Gallery, base: str, tmp_path, **extra) -> dict:
+    """Crawl only the index page (depth 0); returns provenance rows by origin."""
+    files, prov_path = tmp_path / "raw" / "files", tmp_path / "raw" / "prov.tsv"
+    acquire("web", {**spec(base), "max_depth": 0, **extra}, files, prov_path, {}, tmp_path / "cache")
+    return {r["origin"]: r for r in read_tsv(prov_path)}
+
+
+def test_robots_unavailable_disallows_the_host(tmp_path, gallery):
+    """RFC 9309: a robots.txt that answers 5xx (after retries) or cannot be reached means disallow all."""
+    g, base, _ = gallery
+    g.robots_status = 503
+    rows = _only_start_page(g, base, tmp_path)
+    start = rows[f"{base}/gallery/index.html"]
+    assert start["status"] == "refused"
+    assert start["reason"].startswith("robots: robots.txt unavailable (gave up after 3 attempts: http_503)")
+    assert [p for _, p, _, _ in g.log if p != "/robots.txt"] == []  # nothing else was requested
+    assert g.counters["/robots.txt"] == 3
+
+
+def test_robots_missing_allows_everything(tmp_path, gallery):
+    """A 4xx robots.txt means no rules: the private folder is crawled too."""
+    g, base, _ = gallery
+    g.robots_status = 404
+    rows = _only_start_page(g, base, tmp_path, max_depth=1)
+    assert rows[f"{base}/gallery/private/secret_stone.png"]["status"] == "ok"
+    assert "/gallery/private/index.html" in [p for _, p, _, _ in g.log]
+
+
+def test_crawl_delay_is_honoured(tmp_path, gallery):
+    """Crawl-delay raises the host's delay above delay_s (0 here): requests are spaced by it."""
+    g, base, _ = gallery
+    g.files["/robots.txt"] = ("text/plain", b"User-agent: *\nCrawl-delay: 0.3\nDisallow: /gallery/private/\n")
+    _only_start_page(g, base, tmp_path)
+    times = [t for t, _ in g.times]
+    assert len(times) >= 5
+    gaps = [b - a for a, b in zip(times[1:], times[2:])]  # after robots.txt itself
+    assert min(gaps) >= 0.28, gaps

@@ -16,7 +16,7 @@ from PIL import Image
 
 from texgen.io import read_tsv
 
-from .helpers import ROOT, noise, snakemake_cmd, venv_env, write_image
+from .helpers import ROOT, bare_env, noise, snakemake_cmd, venv_env, write_image
 
 pytestmark = pytest.mark.slow
 # the checked-in tiny configuration; the JSON round trip unshares the dicts that YAML merge keys (<<) share
@@ -79,9 +79,10 @@ def tiny_full_config(tmp: Path, variants: dict[str, dict]) -> tuple[Path, dict]:
 
 
 def snakemake(work: Path, *args: str) -> str:
+    """Run the workflow as `.venv/bin/snakemake` with the environment not activated (`texgen` not on PATH)."""
     proc = subprocess.run(snakemake_cmd() + ["-s", str(ROOT / "Snakefile"), "-d", str(work), "--configfile",
                                              str(work / "config.yaml"), "--cores", "2", *args],
-                          capture_output=True, text=True, cwd=work, timeout=600, env=venv_env())
+                          capture_output=True, text=True, cwd=work, timeout=600, env=bare_env())
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     return out

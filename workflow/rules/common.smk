@@ -2,6 +2,7 @@
 import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -13,6 +14,9 @@ try:
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 
+# rules call `texgen` (and `torchrun`) from the environment Snakemake runs in, whether or not it is
+# activated: `.venv/bin/snakemake all` works with a bare PATH, here and in Slurm jobs
+shell.prefix(f"set -euo pipefail; export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"; ")
 SOURCES = list(CFG["sources"])
 SIZES = CFG["curate"]["tile_sizes"]
 REVIEW_DIR = Path(CFG["review_dir"])
