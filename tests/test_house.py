@@ -97,7 +97,7 @@ def test_cli_files_are_small():
 
 
 # placeholders that expand to whole options (or nothing) rather than to one option's value
-OPTION_PLACEHOLDERS = {"{params.launcher}": "texgen", "{params.maps}": "--maps X", "{params.review}": "--review X",
+OPTION_PLACEHOLDERS = {"{params.launcher}": "texgen", "{params.maps}": "--maps X", "{params.device}": "cuda", "{params.review}": "--review X",
                        "{params.assets}": "--palette X --tokenizer X --materials X",
                        "{params.materials}": "--materials X"}
 

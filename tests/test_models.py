@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -213,6 +214,51 @@ def test_killed_training_resumes_to_the_same_step_count(tmp_path):
     assert steps[-1] == 80 and steps == sorted(set(steps))
     _, payload = load_model(out / "model.pt")
     assert payload["step"] == 80
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_gpu_variant_without_cuda_fails_at_once(tmp_path):
+    """A variant that asks for GPUs (the rule passes --device cuda) on a node without CUDA: one line, at once."""
+    tiles = _tiles(tmp_path)
+    out = tmp_path / "out"
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "texgen", "train", "--variant", "g", "--spec", json.dumps(_spec()),
+                           "--tiles", str(tiles), "--model", str(out / "model.pt"), "--metrics", str(out / "m.tsv"),
+                           "--split", str(out / "split.tsv"), "--state", str(tmp_path / "state"), "--device", "cuda"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and time.monotonic() - start < 60
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --device cuda (the variant asks for GPUs), but torch")
+    assert "resources.gpus: 0" in lines[0] and "Traceback" not in proc.stderr
+    assert not out.exists() and not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("signame", ["SIGUSR1", "SIGTERM"])
+def test_signalled_training_saves_its_state_and_resumes_there(tmp_path, signame):
+    """Slurm's warning signal (SIGUSR1) or preemption (SIGTERM) between two periodic checkpoints: the
+    resumable state is written at the current step, the job fails with a one-line reason, a rerun resumes."""
+    tiles = _tiles(tmp_path)
+    spec = json.dumps(_spec(steps=5000, checkpoint_every=1000, eval_every=1000))
+    out, state = tmp_path / "out", tmp_path / "state"
+    cmd = [sys.executable, "-m", "texgen", "train", "--variant", "k", "--spec", spec, "--tiles", str(tiles),
+           "--model", str(out / "model.pt"), "--metrics", str(out / "metrics.tsv"), "--split", str(out / "split.tsv"),
+           "--state", str(state), "--threads", "1"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if re.search(r"step (\d+)/5000", line) and int(re.search(r"step (\d+)/", line).group(1)) >= 30:
+            break
+    proc.send_signal(getattr(signal, signame))
+    rest = proc.stderr.read()
+    assert proc.wait() == 1
+    m = re.search(rf"error: training of k stopped by {signame} at step (\d+)/5000: the resumable state is saved", rest)
+    assert m, rest[-2000:]
+    stopped = int(m.group(1))
+    assert 30 <= stopped < 1000  # before the first periodic checkpoint: only the signal saved it
+    assert torch.load(state / "last.pt", weights_only=True)["step"] == stopped
+    assert not (out / "model.pt").exists()
+    again = subprocess.run(cmd + ["--stop-after", str(stopped + 5)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"resumed k from step {stopped}" in again.stderr
 
 
 def test_ddp_on_cpu_matches_one_process(tmp_path):

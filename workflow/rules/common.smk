@@ -184,6 +184,11 @@ def variant_gpus(wildcards):
     return _variant_resources(wildcards)["gpus"]
 
 
+def variant_device(wildcards):
+    """A variant that asks for GPUs must get one: `--device cuda` fails at once on a node without CUDA."""
+    return "cuda" if variant_gpus(wildcards) > 0 else "auto"
+
+
 def train_launcher(wildcards):
     """More than one GPU: one process per GPU under torchrun (DistributedDataParallel)."""
     gpus = variant_gpus(wildcards)

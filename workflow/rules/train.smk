@@ -16,6 +16,7 @@ rule train_model:
         split="results/models/{variant}/split.tsv",
     params:
         launcher=train_launcher,
+        device=variant_device,
         spec=variant_spec,
         assets=asset_args,
         state="results/checkpoints/{variant}",
@@ -33,7 +34,7 @@ rule train_model:
         "{params.launcher} train --variant {wildcards.variant} --spec {params.spec:q} --tiles {input.tiles:q}"
         " --model {output.model:q} --metrics {output.metrics:q} --split {output.split:q}"
         " --state {params.state:q} --tensorboard {params.tensorboard:q} --threads {threads} {params.assets}"
-        " 2> {log:q}"
+        " --device {params.device} 2> {log:q}"
 
 
 rule sample_sheet:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -72,17 +73,25 @@ def spec(a: argparse.Namespace) -> dict:
 
 
 def device(name: str | None) -> str:
-    """--device auto|cpu|cuda: auto takes CUDA when torch sees a GPU; cuda without one is an error."""
+    """--device auto|cpu|cuda: auto takes CUDA when torch sees a GPU; cuda without one fails at once with one
+    line (a GPU job that silently trained on the CPU would crawl for its whole time limit)."""
+    import socket
+
     import torch
 
     if name in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda, but torch sees no CUDA GPU (check the driver and the torch build); "
-                         "use --device cpu to run on the CPU")
+        raise SystemExit(f"error: --device cuda (the variant asks for GPUs), but torch {torch.__version__} sees no CUDA "
+                         f"GPU on {socket.gethostname()} (torch's CUDA build: {torch.version.cuda or 'none, a CPU wheel'}"
+                         f"; CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}): check nvidia-smi "
+                         f"and that the driver supports this torch's CUDA (README: GPU installs), or set the variant's "
+                         f"resources.gpus: 0 to run on the CPU")
     return name
 
 
+DEVICE = arg("--device", choices=["auto", "cpu", "cuda"], default="auto",
+             help="auto: CUDA when torch sees a GPU; cuda: fail at once without one")
 SPEC = arg("--spec", required=True, help="JSON of the step's settings (Snakemake params)")
 OUT = arg("--out", required=True)
 MODEL = arg("--model", required=True, help="results/models/{variant}/model.pt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .base import arg, command, device
+from .base import DEVICE, arg, command, device
 
 
 def _progress_bar(label: str):
@@ -44,7 +44,7 @@ def _read_seed_image(path: str):
              help="local models: wrap around the canvas so the texture tiles along x, y or both"),
          arg("--adapt-steps", type=int, default=None,
              help="local models: test-time training steps on the seed (default: the model's own)"),
-         arg("--device", choices=["auto", "cpu", "cuda"], default="auto"),
+         DEVICE,
          arg("--seed-image", default=None,
              help="image whose seed part is kept (local models: the whole image, grown from the top-left)"),
          arg("--colour", default="128,128,128", help="solid seed colour R,G,B"),

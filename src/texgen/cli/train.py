@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from .base import MODEL, OUT, SPLIT, arg, command, spec
+from .base import DEVICE, MODEL, OUT, SPLIT, arg, command, device, spec
 
 log = logging.getLogger("texgen")
 
@@ -20,12 +20,13 @@ log = logging.getLogger("texgen")
          arg("--palette", default=None, help="palette codec: results/palettes/{k}.npy"),
          arg("--tokenizer", default=None, help="vq codec: results/tokenizers/{name}/model.pt"),
          arg("--materials", default=None, help="conditioned variants: results/materials.tsv"),
-         torch_threads=True)
+         DEVICE, torch_threads=True)
 def train(a) -> None:
     from ..models.train import train as run
 
+    dev = device(a.device)
     run(a.variant, spec(a), a.tiles, a.model, a.metrics, a.split, a.state, a.tensorboard,
-        stop_after=a.stop_after, assets={"palette": a.palette, "tokenizer": a.tokenizer, "materials": a.materials})
+        device=None if dev == "cuda" else dev, stop_after=a.stop_after, assets={"palette": a.palette, "tokenizer": a.tokenizer, "materials": a.materials})
 
 
 @command("fit-palette", "k-means colour palette from exact colour counts",

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import random
+import signal
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -291,6 +292,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     writer = _tensorboard(tb_dir) if main else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else nullcontext()
     meter = Throughput(run.batcher.batch * (1 if cfg.local else cfg.context))  # pixels predicted per step
+    stop = Preemption()
     while st.step < t["steps"]:
         model.train()
         lr = lr_at(st.step, t)
@@ -308,6 +310,12 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
         st.step += 1
         st.train_loss = _mean_over_ranks(loss.detach(), world)
         _log_and_evaluate(st, t, lr, meter, run, writer, autocast, ckpt if main else None)
+        if stop.signal:
+            if main:
+                ckpt.save(st)
+            raise SystemExit(f"error: training of {variant} stopped by {stop.signal} at step {st.step}/{t['steps']}: "
+                             f"the resumable state is saved in {ckpt.last}; the requeued or retried job (or a rerun) "
+                             f"resumes from this step")
         if stop_after is not None and st.step >= stop_after:
             log.info("stopping after step %d as asked", st.step)
             return {"step": st.step}
@@ -319,6 +327,22 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     if not main:
         return {"step": st.step}
     return _finish(variant, spec, run, st, ckpt, world, out_model, out_metrics)
+
+
+class Preemption:
+    """Notes SIGTERM (Slurm's preemption and time-limit notice, `scancel`) and SIGUSR1 (the profile's warning
+    signal before the time limit); the training loop saves its resumable state after the current step and
+    exits, so that a requeued or retried job loses no steps (without it, up to ``checkpoint_every``)."""
+
+    SIGNALS = ("SIGTERM", "SIGUSR1")
+
+    def __init__(self):
+        self.signal = ""
+        for name in self.SIGNALS:
+            signal.signal(getattr(signal, name), self._note)
+
+    def _note(self, signum, _frame) -> None:
+        self.signal = signal.Signals(signum).name
 
 
 class Throughput:
