@@ -343,9 +343,8 @@ def scrape(name: str, spec: dict, prov: Provenance, cache: Path, limits: dict | 
             continue
         record = crawler.fetch(url)
         if "error" in record:
-            reason = record["error"]
-            prov.refuse(url, reason if link.tag == "img" or url != link.page else f"page_failed: {reason}",
-                        http_status=record.get("http_status", ""), **extra)
+            reason = record["error"] if url != start else f"page_failed: {record['error']}"
+            prov.refuse(url, reason, http_status=record.get("http_status", ""), **extra)
             continue
         kind, path = record["kind"], cache / record["file"]
         facts = {"http_status": record.get("http_status", ""), "content_type": record.get("content_type", ""),
