@@ -101,3 +101,24 @@ def test_snakemake_reports_config_error_without_traceback(tmp_path):
     assert "sources.miniworld.kind: 'pipy' is not one of" in out
     assert "unknown key(s) 'tile_sizs'" in out
     assert "Traceback" not in out
+
+
+def test_table2_config_dry_run_lists_its_gpu_jobs(tmp_path):
+    """config/table2.yaml on top of the demo config: the five Table 2 variants train, each with its GPUs and
+    `--device cuda` (fail fast without CUDA); the 4-GPU variant runs one process per GPU."""
+    import re
+
+    proc = subprocess.run(snakemake_cmd() + ["-n", "-p", "--forceall", "train", "--configfile",
+                                             "config/config.yaml", "config/table2.yaml"],
+                          capture_output=True, text=True, cwd=ROOT, env=venv_env())
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    jobs = {}
+    for block in re.split(r"\n(?=\[)", out):
+        if "rule train_model:" in block:
+            variant = re.search(r"variant=(\w+)", block).group(1)
+            jobs[variant] = (int(re.search(r"gpu=(\d+)", block).group(1)), re.search(r"Shell command: (.*)", block).group(1))
+    assert set(jobs) == {"cit_64", "cit_128", "cit_256", "sit_4095", "sit_1024"}
+    assert {v: g for v, (g, _) in jobs.items()} == {"cit_64": 1, "cit_128": 1, "cit_256": 1, "sit_4095": 1, "sit_1024": 4}
+    assert all("--device cuda" in cmd for _, cmd in jobs.values())
+    assert jobs["sit_1024"][1].startswith("torchrun --standalone --nproc_per_node=4 -m texgen train")
