@@ -36,7 +36,7 @@ def test_demo_config_is_valid_and_defaults_are_filled():
         (lambda c: c["curate"].update(tile_sizes="512"), "curate.tile_sizes: '512' is not of type 'array'"),
         (lambda c: c["sources"]["miniworld"].update(kind="pipy"), "sources.miniworld.kind: 'pipy' is not one of"),
         (lambda c: c["sources"]["miniworld"].pop("version"), "sources.miniworld: 'version' is a required property"),
-        (lambda c: c["sources"]["arcade"].update(type="gaem"), "sources.arcade.type: 'gaem' is not one of"),
+        (lambda c: c["sources"]["labmaze"].update(type="gaem"), "sources.labmaze.type: 'gaem' is not one of"),
         (lambda c: c["sources"].update({"a b": {"kind": "folder", "type": "game", "path": "x"}}), "sources: 'a b' does not match"),
         (lambda c: c["sources"]["skimage"].update(version=">=0.26"), "sources.skimage.version"),
         (lambda c: c["models"]["variants"]["igpt_demo"].pop("palette_size"),
