@@ -171,8 +171,10 @@ def _spec(**train_overrides) -> dict:
 def test_tiny_training_beats_predict_the_mean(tmp_path):
     tiles = _tiles(tmp_path)
     out = tmp_path / "out"
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGUSR1)}
     summary = train("tiny", _spec(steps=300, eval_every=100), [tiles], out / "model.pt", out / "metrics.tsv", out / "split.tsv",
                     tmp_path / "state")
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers  # training in-process restores them
     assert summary["step"] == 300
     assert summary["best_val_loss"] < 0.5 * summary["baseline_val_loss"]
     metrics = read_tsv(out / "metrics.tsv")

@@ -77,6 +77,7 @@ def test_scrape_gallery(tmp_path, gallery):
     assert reasons[f"{img}/slow_concrete.png"].startswith("gave up after 3 attempts: ReadTimeout")
     assert reasons[f"{img}/fake_metal.png"].startswith("not_image: served as text/html")
     assert reasons[f"{img}/notes_stone"].startswith("unsupported: served as application/octet-stream")
+    assert reasons[f"{base}/gallery/download/99"].startswith("unsupported")  # gzip, but not a tar
     assert reasons[f"{img}/bark_hidden.png"] == "robots: disallowed by robots.txt"  # wildcard and $ anchor
     assert reasons[f"{img}/cut_wood.png"].startswith("download_incomplete")
     # the two colliding names are two different files

@@ -9,6 +9,7 @@ is cleared), ETag / If-None-Match / Range support. ``times`` logs (monotonic tim
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import tarfile
@@ -92,6 +93,7 @@ class Gallery:
             "/gallery/get": ("application/zip", pbr_zip("Bricks042_1K-PNG", 20)),
             "/gallery/download/1234": ("application/octet-stream", pbr_tar("rock_wall_10", 40)),
             "/gallery/img/notes_stone": ("application/octet-stream", b"plain notes, no image"),
+            "/gallery/download/99": ("application/octet-stream", gzip.compress(b"a gzipped text, not a tar")),
         }
         self.pages = {
             "/gallery/index.html": (
@@ -108,7 +110,7 @@ class Gallery:
                 '<a href="img/missing_tile.png">gone</a><a href="img/concrete_floor_noext">concrete</a>'
                 '<img src="img/bark_hidden.png"><img src="img/bark_hidden.png?v=2">'
                 '<a href="get?file=Bricks042_1K-PNG.zip">bricks</a><a href="download/1234">rock wall</a>'
-                '<a href="img/notes_stone">notes</a></body></html>'),
+                '<a href="img/notes_stone">notes</a><a href="download/99">gz</a></body></html>'),
             "/gallery/page3.html": (
                 '<html><body><a href="index.html">first</a><img src="img/fake_metal.png">'
                 '<img src="img/cut_wood.png"><img src="img/a/tile.png"><img src="img/b/tile.png">'

@@ -91,10 +91,6 @@ class _Within:
     prefix: str
     extra: dict
 
-    @property
-    def files_dir(self) -> Path:
-        return self.prov.files_dir
-
     def add_bytes_from(self, origin: str, chunks, **extra) -> dict:
         return self.prov.add_bytes_from(self.prefix + origin, chunks, **{**self.extra, **extra})
 

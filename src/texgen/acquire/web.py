@@ -40,17 +40,16 @@ import requests
 from protego import Protego
 
 from .. import globs
-from . import Provenance
-from .archive import import_archive
+from . import AcquireError, Provenance
+from .archive import archive_format, import_archive
 
 log = logging.getLogger("texgen.acquire.web")
 
 MAGIC = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"DDS "]
-ARCHIVE_MAGIC = [b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00"]
 HTML_TYPES = {"text/html", "application/xhtml+xml"}
 MAX_REDIRECTS = 5
 CHUNK = 1 << 16
-HEAD = 512  # bytes read to classify a download (a tar's "ustar" marker sits at offset 257)
+HEAD = 64  # bytes read to recognise an image or an HTML opening
 
 
 def is_image_bytes(head: bytes) -> bool:
@@ -62,17 +61,15 @@ def is_image_bytes(head: bytes) -> bool:
     return any(head.startswith(m) for m in MAGIC)
 
 
-def is_archive_bytes(head: bytes) -> bool:
-    """True for zip (wheels too), gzip/bzip2/xz streams (compressed tars) and plain tar."""
-    return any(head.startswith(m) for m in ARCHIVE_MAGIC) or head[257:262] == b"ustar"
-
-
-def classify(content_type: str, head: bytes) -> str:
-    """'image', 'archive', 'html' or '' — by magic bytes first (servers mislabel downloads as
-    application/octet-stream), then by Content-Type or an HTML opening for pages."""
+def classify(content_type: str, path: Path) -> str:
+    """'image', 'archive', 'html' or '' for a downloaded file — by content first (servers mislabel
+    downloads as application/octet-stream), then by Content-Type or an HTML opening for pages. Archives
+    are recognised as the archive source recognises them (``archive_format``: zip, wheel, tar, tar.gz/bz2/xz)."""
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD)
     if is_image_bytes(head):
         return "image"
-    if is_archive_bytes(head):
+    if archive_format(path):
         return "archive"
     opening = head.lstrip()[:64].lower()
     if content_type in HTML_TYPES or opening.startswith((b"<!doctype html", b"<html")):
@@ -292,8 +289,7 @@ class Crawler:
         if total is not None and written != total:
             return {"error": f"download_incomplete: {written} of {total} bytes (kept as .part; a rerun resumes it)",
                     "url": final, "http_status": status}
-        with open(part, "rb") as fh:
-            kind = classify(ctype, fh.read(HEAD))
+        kind = classify(ctype, part)
         if not kind:
             part.unlink(missing_ok=True)
             self.index.pop(url, None)
@@ -368,9 +364,13 @@ def scrape(name: str, spec: dict, prov: Provenance, cache: Path, limits: dict | 
         elif link.tag == "img":
             prov.refuse(url, "not_image: an archive linked as an image", **facts, **extra)
         else:
+            try:
+                import_archive(path, prov.within(f"{url}!", **facts, **extra), lambda _m: True, limits or {},
+                               container=url)
+            except AcquireError as exc:  # one unreadable archive must not fail the whole gallery
+                prov.refuse(url, f"corrupt_archive: {exc}", **facts, **extra)
+                continue
             crawler.stats["archives"] += 1
-            import_archive(path, prov.within(f"{url}!", **facts, **extra), lambda _m: True, limits or {},
-                           container=url)
             log.info("%s: archive %s extracted", name, url)
     crawler.save_index()
     log.info("%s: %d pages visited, %d images found, %d archives extracted, %d downloaded, %d revalidated "

@@ -292,33 +292,33 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     writer = _tensorboard(tb_dir) if main else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else nullcontext()
     meter = Throughput(run.batcher.batch * (1 if cfg.local else cfg.context))  # pixels predicted per step
-    stop = Preemption()
-    while st.step < t["steps"]:
-        model.train()
-        lr = lr_at(st.step, t)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        batch, cond = run.batch(run.train_crops, run.train_labels)
-        inputs, targets = model.split_batch(_slice(batch, rank * per_rank, (rank + 1) * per_rank))
-        cond = cond[rank * per_rank:(rank + 1) * per_rank] if cond is not None else None
-        with autocast:
-            loss = net(inputs, cond=cond, targets=targets)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
-        opt.step()
-        st.step += 1
-        st.train_loss = _mean_over_ranks(loss.detach(), world)
-        _log_and_evaluate(st, t, lr, meter, run, writer, autocast, ckpt if main else None)
-        if stop.signal:
-            if main:
-                ckpt.save(st)
-            raise SystemExit(f"error: training of {variant} stopped by {stop.signal} at step {st.step}/{t['steps']}: "
-                             f"the resumable state is saved in {ckpt.last}; the requeued or retried job (or a rerun) "
-                             f"resumes from this step")
-        if stop_after is not None and st.step >= stop_after:
-            log.info("stopping after step %d as asked", st.step)
-            return {"step": st.step}
+    with Preemption() as stop:
+        while st.step < t["steps"]:
+            model.train()
+            lr = lr_at(st.step, t)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            batch, cond = run.batch(run.train_crops, run.train_labels)
+            inputs, targets = model.split_batch(_slice(batch, rank * per_rank, (rank + 1) * per_rank))
+            cond = cond[rank * per_rank:(rank + 1) * per_rank] if cond is not None else None
+            with autocast:
+                loss = net(inputs, cond=cond, targets=targets)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
+            opt.step()
+            st.step += 1
+            st.train_loss = _mean_over_ranks(loss.detach(), world)
+            _log_and_evaluate(st, t, lr, meter, run, writer, autocast, ckpt if main else None)
+            if stop.signal:
+                if main:
+                    ckpt.save(st)
+                raise SystemExit(f"error: training of {variant} stopped by {stop.signal} at step "
+                                 f"{st.step}/{t['steps']}: the resumable state is saved in {ckpt.last}; the "
+                                 f"requeued or retried job (or a rerun) resumes from this step")
+            if stop_after is not None and st.step >= stop_after:
+                log.info("stopping after step %d as asked", st.step)
+                return {"step": st.step}
     if writer:
         writer.close()
     if world > 1:
@@ -332,14 +332,19 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
 class Preemption:
     """Notes SIGTERM (Slurm's preemption and time-limit notice, `scancel`) and SIGUSR1 (the profile's warning
     signal before the time limit); the training loop saves its resumable state after the current step and
-    exits, so that a requeued or retried job loses no steps (without it, up to ``checkpoint_every``)."""
+    exits, so that a requeued or retried job loses no steps (without it, up to ``checkpoint_every``).
+    A context manager: the previous handlers come back afterwards (training called in-process)."""
 
     SIGNALS = ("SIGTERM", "SIGUSR1")
 
-    def __init__(self):
+    def __enter__(self) -> "Preemption":
         self.signal = ""
-        for name in self.SIGNALS:
-            signal.signal(getattr(signal, name), self._note)
+        self.previous = {name: signal.signal(getattr(signal, name), self._note) for name in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for name, handler in self.previous.items():
+            signal.signal(getattr(signal, name), handler)
 
     def _note(self, signum, _frame) -> None:
         self.signal = signal.Signals(signum).name
