@@ -18,6 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
+	bash scripts/system-deps.sh graphviz
 	$(BIN)/snakemake all
 
 system-deps:

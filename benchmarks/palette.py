@@ -1,4 +1,5 @@
-"""Palette fitting: weighted k-means over exact colour counts vs k-means over every pixel.
+"""Palette fitting: weighted k-means over exact colour counts vs k-means over every pixel (both
+scikit-learn's ``KMeans``; the weighted route passes the counts as ``sample_weight``).
 
 Measured side by side in one run on the same tiles (the demo's miniworld tiles when present, else
 real scikit-image textures): both routes start from the same initial centres and run the same number
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from texgen.analysis.counts import count_arrays, unpack_rgb  # noqa: E402
 from texgen.io import read_tsv  # noqa: E402
 from texgen.models.colour import rgb_to_lab  # noqa: E402
-from texgen.models.palette import kmeans_pp, weighted_kmeans  # noqa: E402
+from texgen.models.palette import initial_centres, weighted_kmeans  # noqa: E402
 
 
 def load_tiles(table: Path | None, n: int) -> list[np.ndarray]:
@@ -52,7 +53,7 @@ def main() -> None:
     tiles = load_tiles(a.tiles, a.n)
     colours, counts = count_arrays(tiles)
     distinct = rgb_to_lab(torch.from_numpy(unpack_rgb(colours))).numpy()
-    init = kmeans_pp(distinct, counts.astype(np.float64), a.k, np.random.default_rng(0))
+    init = initial_centres(distinct, counts.astype(np.float64), a.k)
     pixels_n = sum(t.shape[0] * t.shape[1] for t in tiles)
     print(f"{len(tiles)} tiles, {pixels_n / 1e6:.1f} MP, {len(colours):,} distinct colours, k = {a.k}, "
           f"{a.iterations} iterations from the same initial centres")

@@ -22,7 +22,8 @@ def require_chromium() -> None:
 
 
 def inspect_page(html: Path, screenshot: Path) -> dict:
-    """Load the page; return console errors, images that did not load, tables without data rows."""
+    """Load the page; return console errors, images that did not load, tables without data rows, the rule
+    graph's rules and arrowheads."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -46,6 +47,8 @@ def inspect_page(html: Path, screenshot: Path) -> dict:
             "return Array.from(document.querySelectorAll('table')).filter(t => t.querySelectorAll('tr').length < 2)"
             ".map(t => t.id || t.className || 'table');")
         tables = driver.execute_script("return document.querySelectorAll('table').length;")
+        arrows = driver.execute_script("return document.querySelectorAll('#rulegraph svg g.edge polygon').length;")
+        rules = driver.execute_script("return document.querySelectorAll('#rulegraph svg g.node').length;")
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         height = driver.execute_script("return document.body.scrollHeight")
@@ -56,4 +59,4 @@ def inspect_page(html: Path, screenshot: Path) -> dict:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
     return {"errors": errors, "broken_images": broken, "images": images, "empty_tables": empty, "tables": tables,
-            "text": text}
+            "rulegraph_arrows": arrows, "rulegraph_rules": rules, "text": text}

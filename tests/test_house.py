@@ -206,3 +206,37 @@ def test_snakemake_lint_finds_nothing_but_the_kept_conda_advice():
     lints = set(re.findall(r"^\s+\* (.+?):?$", out, re.M))
     assert proc.returncode == 0 or lints, out[-3000:]  # a failing lint run names what it found
     assert lints <= {"Specify a conda environment or container for each rule."}, lints
+
+
+def _require_dot() -> None:
+    import os
+    import shutil
+
+    if shutil.which("dot") is None:
+        message = "graphviz's dot is not installed (scripts/system-deps.sh installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def test_rule_graph_is_laid_out_by_graphviz_with_arrowheads():
+    from texgen.report.dag import dot_to_svg
+
+    _require_dot()
+    svg = dot_to_svg('digraph snakemake_dag { 0[label = "all"]; 1[label = "train"]; 2[label = "tiles"];\n'
+                     '1 -> 0\n2 -> 1\n2 -> 0\n}')
+    assert svg.startswith("<svg") and "<?xml" not in svg
+    assert svg.count('class="node"') == 3
+    assert svg.count('class="edge"') == 3 and svg.count("<polygon") >= 3 + 1  # an arrowhead per edge + background
+
+
+def test_a_missing_dot_or_a_broken_graph_is_a_clear_error():
+    from texgen.report.dag import dot_to_svg, rulegraph_dot
+
+    with pytest.raises(SystemExit, match="graphviz's `no-such-dot` is not on PATH.*apt-get install graphviz"):
+        dot_to_svg("digraph { a -> b }", executable="no-such-dot")
+    _require_dot()
+    with pytest.raises(SystemExit, match="-Tsvg` failed"):
+        dot_to_svg("digraph { a -> ")
+    with pytest.raises(SystemExit, match="gave no rule graph"):
+        rulegraph_dot("false", "Snakefile", [])

@@ -79,7 +79,7 @@ def test_wavefronts_respect_raster_dependencies(win):
     assert len(L.wavefronts(todo, win)) < todo.size
 
 
-@pytest.mark.parametrize("codec", ["energy", "channels"])
+@pytest.mark.parametrize("codec", ["energy", "channels", "exemplar"])
 def test_changing_a_later_pixel_never_changes_an_earlier_prediction(codec):
     """Causality of fill: pixels generated before (y, x) do not depend on the image after it."""
     model = local_model(codec)
@@ -159,6 +159,41 @@ def test_complete_is_reproducible_and_seeded():
     assert np.array_equal(a, complete(model, crops, 0.5, seed=4))
     assert not np.array_equal(a, complete(model, crops, 0.5, seed=5))
     assert np.array_equal(a[:, :8], crops[:, :8])
+
+
+def test_exemplar_codec_draws_only_the_seeds_colours_and_learns_to_choose():
+    """Generated pixels are colours of the known pixels; the loss counts every candidate of the true colour;
+    a few training steps on windows of a two-colour stripe image make the choice follow the context."""
+    from texgen.models.codecs import ExemplarCodec
+
+    model = local_model("exemplar", window=1, reach=0)
+    img = brick(16)
+    known = np.zeros((16, 16), bool)
+    known[:6] = True
+    out = complete_with(model, img, known, seed=1)
+    seed_colours = {tuple(c) for c in img[known]}
+    assert {tuple(c) for c in out[~known]} <= seed_colours
+    # every candidate of the true colour counts: all-equal scores give log(P + 1) - log(#same)
+    codec = ExemplarCodec(8, 0.0)
+    centre = torch.tensor([[0.2, 0.2, 0.2]])
+    others = torch.tensor([[[0.2, 0.2, 0.2], [0.9, 0.9, 0.9], [0.5, 0.5, 0.5]]])
+    assert codec.loss(torch.zeros(1, codec.key_dim), (centre, others)).item() == pytest.approx(np.log(4 / 2))
+    with pytest.raises(ValueError, match="needs ordering: local"):
+        TextureModel(ModelConfig(ordering="raster", codec="exemplar"))
+    # vertical stripes, 1 px: a pixel's colour is its left neighbour's opposite
+    stripes = np.zeros((12, 12, 3), np.uint8)
+    stripes[:, ::2] = (220, 30, 30)
+    stripes[:, 1::2] = (20, 20, 200)
+    trained = L.adapt(model, model.codec.encode(torch.from_numpy(stripes)), np.ones((12, 12), bool), steps=150,
+                      lr=0.01, batch=64)
+    canvas = np.zeros((1, 12, 12, 3), np.uint8)
+    canvas[0, :, :4] = stripes[:, :4]
+    known = np.zeros((12, 12), bool)
+    known[:, :4] = True
+    grid = L.fill(trained, trained.codec.encode(torch.from_numpy(canvas)), known,
+                  generator=torch.Generator().manual_seed(0))
+    grown = trained.codec.decode(grid)[0].numpy()
+    assert (grown[:, 4:] == stripes[:, 4:]).all(-1).mean() > 0.9
 
 
 def test_channel_codec_loss_and_sampling():

@@ -26,7 +26,7 @@ from texgen.probes.linear import (
     colour_histograms,
     grouped_folds,
     majority_accuracy,
-    probe_accuracy,
+    probe_scores,
 )
 
 from .helpers import skimage_data
@@ -51,13 +51,20 @@ def test_weighted_kmeans_equals_kmeans_on_expanded_pixels():
     weights = rng.integers(1, 6, 40)
     expanded = np.repeat(points, weights, axis=0)
     init = points[[0, 7, 19, 33]]
-    c_w, inertia_w = weighted_kmeans(points, weights, 4, init=init)
-    c_e, inertia_e = weighted_kmeans(expanded, np.ones(len(expanded)), 4, init=init)
-    np.testing.assert_allclose(c_w, c_e, rtol=1e-10, atol=1e-10)
-    assert inertia_w == pytest.approx(inertia_e, rel=1e-10)
+    c_w, inertia_w = weighted_kmeans(points, weights, 4, init=init, tol=0)
+    c_e, inertia_e = weighted_kmeans(expanded, np.ones(len(expanded)), 4, init=init, tol=0)
+    np.testing.assert_allclose(c_w, c_e, rtol=1e-8, atol=1e-8)
+    assert inertia_w == pytest.approx(inertia_e, rel=1e-8)
     # and the weights matter: unweighted k-means over the distinct points ends elsewhere
-    c_u, _ = weighted_kmeans(points, np.ones(40), 4, init=init)
+    c_u, _ = weighted_kmeans(points, np.ones(40), 4, init=init, tol=0)
     assert not np.allclose(c_u, c_w)
+
+
+def test_weighted_kmeans_with_fewer_colours_than_entries_keeps_every_colour():
+    points = np.array([[10.0, 0, 0], [50.0, 5, 5]])
+    centres, inertia = weighted_kmeans(points, np.array([3.0, 1.0]), 4)
+    assert centres.shape == (4, 3) and inertia == 0.0
+    assert {tuple(c) for c in centres} == {tuple(p) for p in points}
 
 
 def test_palette_round_trip_error_is_bounded_by_the_nearest_entry():
@@ -224,10 +231,32 @@ def test_linear_probe_separates_separable_features_and_not_noise():
     groups = np.repeat(np.arange(30), 4)  # 10 files per class, 4 crops each
     centres = rng.normal(size=(3, 8)) * 5
     features = centres[labels] + rng.normal(size=(120, 8)) * 0.3
-    assert probe_accuracy(features, labels, groups, folds=5) >= 0.98
-    noise = rng.normal(size=(120, 8))
-    assert probe_accuracy(noise, labels, groups, folds=5) < 0.6
+    good = probe_scores(features, labels, groups, folds=5)
+    assert good["accuracy"] >= 0.98 and good["balanced_accuracy"] >= 0.98
+    assert good["fits"] == 5 and good["unconverged"] == 0
+    noise = probe_scores(rng.normal(size=(120, 8)), labels, groups, folds=5)
+    assert noise["accuracy"] < 0.6 and noise["balanced_accuracy"] < 0.6
     assert majority_accuracy(labels, groups, folds=5) < 0.5
+
+
+def test_balanced_accuracy_sees_through_an_imbalanced_majority():
+    """90 % of crops in one class and features that say nothing: accuracy looks good, balanced does not."""
+    rng = np.random.default_rng(1)
+    labels = np.array([0] * 108 + [1] * 12)
+    groups = np.arange(120) // 3
+    r = probe_scores(rng.normal(size=(120, 4)), labels, groups, folds=4)
+    assert r["accuracy"] > 0.8
+    assert r["balanced_accuracy"] < 0.65
+
+
+def test_unconverged_fits_are_counted(monkeypatch):
+    import texgen.probes.linear as linear
+
+    monkeypatch.setattr(linear, "MAX_ITER", 1)
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(3), 20)
+    r = linear.probe_scores(rng.normal(size=(60, 6)) + labels[:, None], labels, np.arange(60) // 2, folds=3)
+    assert r["unconverged"] == r["fits"] == 3
 
 
 def test_grouped_folds_keep_files_together():

@@ -135,6 +135,8 @@ def test_report_in_a_real_browser(tiny_run):
     assert page["errors"] == []
     assert page["images"] >= 20 and page["broken_images"] == []
     assert page["tables"] >= 8 and page["empty_tables"] == []
+    # the rule graph is graphviz's layout: every rule a node, every dependency an edge with its arrowhead
+    assert page["rulegraph_rules"] >= 20 and page["rulegraph_arrows"] >= page["rulegraph_rules"] - 1
     for text in ("Table 1", "Table 2", "cit_tiny", "sit_tiny", "Efros–Leung", "real vs real", "git commit", "G'MIC",
                  "Growth: a held-out seed grown to any size", "local_tiny",
                  "Palette of 8 colours", "tok_plain_tiny", "codes used", "Linear probes per layer", "energy score",

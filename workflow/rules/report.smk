@@ -7,9 +7,9 @@ localrules:
 
 
 rule rulegraph:
-    """The workflow's rule graph (DOT), drawn in the report's provenance section."""
+    """The workflow's rule graph, laid out by graphviz (SVG), drawn in the report's provenance section."""
     output:
-        "results/report/rulegraph.dot",
+        "results/report/rulegraph.svg",
     params:
         snakefile=workflow.main_snakefile,
         configfiles=workflow.configfiles,
@@ -27,7 +27,7 @@ rule report:
         rules.analyse.input,
         rules.train.input,
         rules.probe.input,
-        rulegraph="results/report/rulegraph.dot",
+        rulegraph="results/report/rulegraph.svg",
         template=str(WORKFLOW_DIR / "workflow" / "report" / "index.html.j2"),
     output:
         html="reports/index.html",

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-
 from .base import arg, command
 
-log = logging.getLogger("texgen")
 
-
-@command("rulegraph", "write the workflow's rule graph (DOT)",
+@command("rulegraph", "draw the workflow's rule graph (SVG, with graphviz's dot)",
          arg("--snakemake", default="snakemake"), arg("--snakefile", required=True),
          arg("--configfile", nargs="*", default=[]), arg("--out", required=True))
 def rulegraph(a) -> None:
-    import subprocess
+    from ..report.dag import draw_rulegraph
 
-    from ..io import write_text
-
-    cmd = [a.snakemake, "all", "--rulegraph", "--nolock", "-s", a.snakefile,
-           *sum((["--configfile", c] for c in a.configfile), [])]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    dot = proc.stdout[proc.stdout.find("digraph"):] if "digraph" in proc.stdout else ""
-    if not dot:
-        log.warning("no rule graph: %s", proc.stderr[-500:])
-    write_text(a.out, dot)
+    draw_rulegraph(a.snakemake, a.snakefile, a.configfile, a.out)
 
 
 @command("report", "render reports/index.html from the stages' outputs",

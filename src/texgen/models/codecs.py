@@ -16,6 +16,8 @@
 - ``channels``: 256 levels per channel, red, then green given red, then blue given red and green
   (PixelRNN's factorisation): exact 8-bit colours, multimodal and sharp when sampled, unlike the
   regression codec, which paints the mean colour.
+- ``exemplar``: a categorical choice among the colours of the texture being continued (its seed), scored
+  by query-key attention from the hidden state; local ordering (see ``ExemplarCodec``).
 - ``vq``: codes of a trained VQ tokenizer (see ``vq.py``); the sequence runs over the code grid.
 
 Every codec maps images to a *grid* of tokens (``to_grid``/``from_grid``: the identity for pixel
@@ -285,6 +287,95 @@ class EnergyCodec(RGBCodec):
         i1 = torch.randint(0, len(pool), (len(y),), generator=g)
         i2 = torch.randint(0, len(pool), (len(y),), generator=g)
         return float(energy_score(pool[i1], pool[i2], y, self.alpha, self.tau).mean())
+
+
+@register
+class ExemplarCodec(RGBCodec):
+    """Every pixel is one of the exemplar's own colours: a categorical distribution over *candidate*
+    colours, the pixels of the texture being continued (the seed when growing, the known part when
+    completing), scored by a query from the hidden state against a key of each candidate's colour.
+
+    A learned palette codec whose palette is the seed's, per texture: colours stay in the seed's gamut
+    and proportions instead of the mean colours a regression paints or the drift a continuous head
+    accumulates. Still one pixel at a time from the model's distribution: only colours are chosen from
+    the seed, never its patches (a 7x7 window decides which). Trained like sampled softmax: each
+    training window's candidates are ``train_candidates`` random pixels of its own crop plus the true
+    colour; the loss is the cross-entropy of choosing the true colour (every candidate of that colour
+    counts). Rows carry their candidates in the batch ``(centre, candidates)``; generation sets them
+    per image with ``use_candidates`` (``fill`` does)."""
+
+    kind = "exemplar"
+    needs_candidates = True
+    train_candidates = 255
+    max_candidates = 4096  # larger seeds are subsampled (deterministically)
+    key_dim = 32
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.n_embd, cfg.dropout, cfg.act)
+
+    def __init__(self, n_embd: int, dropout: float, act: str = "relu"):
+        super().__init__(n_embd, dropout, "sigmoid", act)
+        del self.out_mlp
+        self.query = nn.Sequential(nn.LayerNorm(n_embd), nn.Linear(n_embd, self.key_dim))
+        self.key = nn.Sequential(nn.Linear(3, 64), nn.GELU(), nn.Linear(64, self.key_dim))
+        self.candidates: torch.Tensor | None = None  # (G, P, 3) per image, set by ``use_candidates``
+
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.query(hidden)
+
+    def logits(self, query: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """Scores (G, n, P) of candidates (G, P, 3) in [0, 1] for queries (G, n, D)."""
+        return query @ self.key(candidates * 2.0 - 1.0).transpose(-1, -2) / math.sqrt(self.key_dim)
+
+    def loss(self, out: torch.Tensor, target) -> torch.Tensor:
+        centre, others = target  # (N, 3), (N, P, 3)
+        cand = torch.cat([centre[:, None], others], 1)
+        logits = self.logits(out[:, None], cand)[:, 0]  # (N, P + 1)
+        same = (cand - centre[:, None]).abs().amax(-1) < 0.5 / 255
+        return (torch.logsumexp(logits, -1) - torch.logsumexp(logits.masked_fill(~same, -math.inf), -1)).mean()
+
+    @staticmethod
+    def pick(pixels: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(..., n, 3): n pixels drawn uniformly (with replacement) from each row of pixels (..., M, 3)."""
+        idx = torch.randint(0, pixels.shape[-2], (*pixels.shape[:-2], n), generator=generator).to(pixels.device)
+        return torch.gather(pixels, -2, idx[..., None].expand(*idx.shape, 3))
+
+    def training_candidates(self, pixels: torch.Tensor, rows: int, generator: torch.Generator | None = None):
+        """Candidates (G * rows, train_candidates, 3) for ``rows`` training windows of each image whose
+        pixels are (G, M, 3): each window's from its own image."""
+        picked = self.pick(pixels, rows * self.train_candidates, generator)
+        return picked.reshape(pixels.shape[0] * rows, self.train_candidates, 3)
+
+    def use_candidates(self, pixels: torch.Tensor | None) -> None:
+        """Candidates for sampling, per image: known pixels (G, M, 3) (subsampled beyond ``max_candidates``);
+        None or no pixels: the 512 colours of an 8-level RGB grid (free generation with no seed)."""
+        if pixels is None or pixels.shape[1] == 0:
+            levels = (torch.arange(8, dtype=torch.float32) + 0.5) / 8
+            grid = torch.stack(torch.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(1, -1, 3)
+            g = 1 if pixels is None else pixels.shape[0]
+            self.candidates = grid.expand(g, -1, -1).to(next(self.parameters()).device)
+            return
+        if pixels.shape[1] > self.max_candidates:
+            pixels = self.pick(pixels, self.max_candidates, torch.Generator().manual_seed(0))
+        self.candidates = pixels.float()
+
+    def sample(self, out_last: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Rows of ``out_last`` are grouped in order, one equal group per image of ``candidates``."""
+        if self.candidates is None:
+            raise RuntimeError("the exemplar codec samples among candidate colours: call use_candidates first")
+        cand = self.candidates
+        logits = self.logits(out_last.reshape(cand.shape[0], -1, out_last.shape[-1]), cand)
+        idx = ClassCodec.sample(logits, temperature, top_k, generator)  # (G, n)
+        return torch.gather(cand, 1, idx[..., None].expand(*idx.shape, 3)).reshape(*out_last.shape[:-1], 3)
+
+    def baseline(self, train_targets, val_targets) -> float:
+        """Cross-entropy of choosing uniformly among the candidates (no context)."""
+        centre, others = val_targets
+        cand = torch.cat([centre[:, None], others], 1)
+        same = ((cand - centre[:, None]).abs().amax(-1) < 0.5 / 255).sum(-1).float()
+        return float((math.log(cand.shape[1]) - torch.log(same)).mean())
 
 
 @register

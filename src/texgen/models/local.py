@@ -198,6 +198,8 @@ def fill(model, grid: torch.Tensor, known: np.ndarray, wrap: str = "", temperatu
     known = np.asarray(known, bool)
     kn = torch.as_tensor(known, device=grid.device).clone()
     steps = wavefronts(~known if todo is None else np.asarray(todo, bool) & ~known, win)
+    if getattr(model.codec, "needs_candidates", False):  # the known pixels of each image are its colours
+        model.codec.use_candidates(grid[:, kn])
     for i, (ys, xs) in enumerate(steps):
         ys_t, xs_t = torch.as_tensor(ys, device=grid.device), torch.as_tensor(xs, device=grid.device)
         values, mask = gather(grid, kn, ys_t, xs_t, win, wrap)
@@ -235,7 +237,10 @@ def adapt(model, grid: torch.Tensor, known: np.ndarray, steps: int, lr: float = 
         pick = torch.randint(0, len(ys), (batch,), generator=gen).to(grid.device)
         values, mask = gather(g, kn, ys[pick], xs[pick], win)
         masks = training_masks(batch, win, gen).to(grid.device)
-        loss = tuned.loss((values[0], mask[0] & masks))
+        windows = (values[0], mask[0] & masks)
+        if getattr(tuned.codec, "needs_candidates", False):  # candidates from the seed
+            windows += (tuned.codec.training_candidates(g[:, ys, xs], batch, gen),)
+        loss = tuned.loss(windows)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(tuned.parameters(), 1.0)

@@ -48,6 +48,8 @@ class TextureModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.codec = make_codec(cfg)
+        if getattr(self.codec, "needs_candidates", False) and not cfg.local:
+            raise ValueError(f"the {cfg.codec} codec chooses among a seed's colours: it needs ordering: local")
         if cfg.local:
             if cfg.window < 1:
                 raise ValueError(f"the local ordering needs window >= 1, got {cfg.window}")
@@ -96,9 +98,10 @@ class TextureModel(nn.Module):
     def split_batch(self, batch):
         """(inputs, targets) of a training batch: sequences (N, T+1, ...) predict tokens 1..T from 0..T-1;
         local windows ``(values, known)`` predict their centres."""
-        if self.cfg.local:
-            values, known = batch
-            return (values, known), values[:, self.window.centre]
+        if self.cfg.local:  # (values, known) or, for a codec choosing among candidates, (values, known, candidates)
+            values, known, *candidates = batch
+            centre = values[:, self.window.centre]
+            return (values, known), (centre, candidates[0]) if candidates else centre
         return batch[:, :-1], batch[:, 1:]
 
     def forward(self, tokens, cache: KVCache | None = None, cond: torch.Tensor | None = None,

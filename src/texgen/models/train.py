@@ -107,9 +107,12 @@ class Batcher:
         cfg = self.model.cfg
         grid = self.model.codec.to_grid(torch.from_numpy(crops).to(device))
         if cfg.local:
-            values, known = training_windows(self.model.codec.encode(grid), self.per_crop, self.model.window,
-                                             self.generator)
-            batch, per_item = (values[: self.batch], known[: self.batch]), self.per_crop
+            encoded = self.model.codec.encode(grid)
+            batch = training_windows(encoded, self.per_crop, self.model.window, self.generator)
+            if getattr(self.model.codec, "needs_candidates", False):  # each window's candidates from its crop
+                batch += (self.model.codec.training_candidates(encoded.flatten(1, 2), self.per_crop,
+                                                               self.generator),)
+            batch, per_item = tuple(b[: self.batch] for b in batch), self.per_crop
         else:
             batch = self.model.codec.encode(unroll(grid, cfg.ordering)[: self.batch, : cfg.context + 1])
             per_item = self.grid_w if cfg.ordering == "column" else 1  # column: one sequence per column
@@ -250,8 +253,10 @@ def prepare(cfg: ModelConfig, spec: dict, t: dict, tile_tables: list[str | Path]
     val_crops = Crops(val_rows, without_augmentation(data), batcher.h, batcher.w, seed=t["seed"] + 1, root=root)
     run.val_set = [run.batch(val_crops, val_labels) for _ in range(t["eval_batches"])]
     baseline_train = run.batch(crops(train_rows, seed=t["seed"] + 2), None)[0]
+    val_targets = [model.split_batch(v)[1] for v, _ in run.val_set]
     run.baseline = model.codec.baseline(model.split_batch(baseline_train)[1],
-                                        torch.cat([model.split_batch(v)[1] for v, _ in run.val_set]))
+                                        tuple(map(torch.cat, zip(*val_targets))) if isinstance(val_targets[0], tuple)
+                                        else torch.cat(val_targets))
     return run
 
 

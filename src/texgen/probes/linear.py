@@ -11,12 +11,19 @@ and the majority class.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ..io import read_tsv
 from ..curate.materials import load_materials
@@ -36,86 +43,78 @@ log = logging.getLogger("texgen.probes.linear")
 HIST_BINS = 4  # per channel: 4^3 = 64 colour-histogram features
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3, iterations: int = 200):
-    """Multinomial logistic regression on standardised features (L-BFGS with the analytic gradient of
-    mean cross-entropy + l2 |W|^2); returns a predictor of class indices."""
-    from scipy.optimize import minimize
-
-    x = np.asarray(x, np.float64)
-    mean, std = x.mean(0), np.maximum(x.std(0), 1e-8)
-    xs = (x - mean) / std
-    n, d = xs.shape
-    onehot = np.eye(n_classes)[np.asarray(y)]
-
-    def loss_grad(theta):
-        w, b = theta[: d * n_classes].reshape(d, n_classes), theta[d * n_classes:]
-        z = xs @ w + b
-        z -= z.max(1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-        p = np.exp(logp)
-        loss = -(onehot * logp).sum() / n + l2 * (w ** 2).sum()
-        g = (p - onehot) / n
-        return loss, np.concatenate([(xs.T @ g + 2 * l2 * w).ravel(), g.sum(0)])
-
-    res = minimize(loss_grad, np.zeros(d * n_classes + n_classes), jac=True, method="L-BFGS-B",
-                   options={"maxiter": iterations})
-    w, b = res.x[: d * n_classes].reshape(d, n_classes), res.x[d * n_classes:]
-
-    def predict(features: np.ndarray) -> np.ndarray:
-        return (((np.asarray(features, np.float64) - mean) / std) @ w + b).argmax(1)
-
-    return predict
+C_GRID = (0.01, 0.1, 1.0, 10.0)  # inverse L2 strength, chosen per training fold by an inner grouped CV
+MAX_ITER = 1000
 
 
-def grouped_folds(groups: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:
-    """k folds of sample indices, every group (original file) wholly inside one fold."""
-    uniq = np.unique(groups)
-    order = np.random.default_rng(seed).permutation(len(uniq))
-    fold_of = {uniq[i]: n % k for n, i in enumerate(order)}
-    assignment = np.array([fold_of[g] for g in groups])
-    return [np.flatnonzero(assignment == f) for f in range(min(k, len(uniq)))]
+def _logistic(c: float = 1.0) -> Pipeline:
+    """Standardised features, then multinomial logistic regression (scikit-learn's L-BFGS)."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=MAX_ITER))
 
 
-L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Pipeline:
+    """A fitted logistic regression (``predict`` gives class indices); raises nothing on non-convergence:
+    callers that report accuracies count it with :func:`converged`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _logistic(c).fit(np.asarray(x, np.float64), np.asarray(y))
 
 
-def _cv_accuracy(features, labels, groups, folds, seed, n_classes, l2) -> float:
-    correct = 0
-    for test in grouped_folds(groups, folds, seed):
+def converged(model: Pipeline) -> bool:
+    """Did L-BFGS stop before ``MAX_ITER`` (scikit-learn only warns when it does not)?"""
+    return bool(np.all(model[-1].n_iter_ < MAX_ITER))
+
+
+def _splitter(groups: np.ndarray, k: int, seed: int) -> StratifiedGroupKFold:
+    return StratifiedGroupKFold(n_splits=min(k, len(np.unique(groups))), shuffle=True, random_state=seed)
+
+
+def grouped_folds(groups: np.ndarray, k: int, seed: int = 0, labels: np.ndarray | None = None) -> list[np.ndarray]:
+    """k folds of sample indices (test sides), every group (original file) wholly inside one fold, the
+    class proportions kept as far as whole files allow (so a fold rarely lacks a class)."""
+    labels = np.zeros(len(groups), int) if labels is None else labels
+    return [test for _, test in _splitter(groups, k, seed).split(np.zeros(len(groups)), labels, groups)]
+
+
+def choose_c(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 3,
+             seed: int = 0) -> float:
+    """The C with the best grouped cross-validated balanced accuracy on these (training) samples."""
+    if len(np.unique(groups)) < 2:
+        return 1.0
+    search = GridSearchCV(_logistic(), {"logisticregression__C": list(C_GRID)}, scoring="balanced_accuracy",
+                          cv=_splitter(groups, folds, seed), refit=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # a fold without some class: balanced accuracy is the mean recall over the classes it has
+        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true")
+        search.fit(features, labels, groups=groups)
+    return float(search.best_params_["logisticregression__C"])
+
+
+def probe_scores(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5,
+                 seed: int = 0) -> dict:
+    """Held-out accuracy and balanced accuracy of a logistic regression, grouped k-fold by file; C is
+    chosen by an inner grouped cross-validation on each training fold (nested: the held-out fold never
+    picks it). ``unconverged``: outer fits whose L-BFGS hit ``MAX_ITER``."""
+    features = np.asarray(features, np.float64)
+    predicted = np.empty_like(labels)
+    unconverged = 0
+    tests = grouped_folds(groups, folds, seed, labels)
+    for test in tests:
         train = np.setdiff1d(np.arange(len(labels)), test)
-        predict = fit_logistic(features[train], labels[train], n_classes, l2=l2)
-        correct += int((predict(features[test]) == labels[test]).sum())
-    return correct / len(labels)
-
-
-def choose_l2(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, n_classes: int,
-              grid: tuple[float, ...] = L2_GRID, folds: int = 3, seed: int = 0) -> float:
-    """The L2 penalty with the best grouped cross-validated accuracy on these (training) samples."""
-    if len(grid) == 1 or len(np.unique(groups)) < 2:
-        return grid[0]
-    scores = [_cv_accuracy(features, labels, groups, min(folds, len(np.unique(groups))), seed, n_classes, l2)
-              for l2 in grid]
-    return grid[int(np.argmax(scores))]
-
-
-def probe_accuracy(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = 5,
-                   seed: int = 0, grid: tuple[float, ...] = L2_GRID) -> float:
-    """Held-out accuracy of a logistic regression, grouped k-fold by file; the L2 penalty is chosen by
-    an inner grouped cross-validation on each training fold (nested: the held-out fold never picks it)."""
-    n_classes = int(labels.max()) + 1
-    correct = 0
-    for test in grouped_folds(groups, folds, seed):
-        train = np.setdiff1d(np.arange(len(labels)), test)
-        l2 = choose_l2(features[train], labels[train], groups[train], n_classes, grid, seed=seed)
-        predict = fit_logistic(features[train], labels[train], n_classes, l2=l2)
-        correct += int((predict(features[test]) == labels[test]).sum())
-    return correct / len(labels)
+        model = fit_logistic(features[train], labels[train], choose_c(features[train], labels[train],
+                                                                      groups[train], seed=seed))
+        unconverged += not converged(model)
+        predicted[test] = model.predict(features[test])
+    return {"accuracy": float(accuracy_score(labels, predicted)),
+            "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
+            "fits": len(tests), "unconverged": unconverged}
 
 
 def majority_accuracy(labels: np.ndarray, groups: np.ndarray, folds: int = 5, seed: int = 0) -> float:
     """Accuracy of predicting each training fold's most frequent class."""
     correct = 0
-    for test in grouped_folds(groups, folds, seed):
+    for test in grouped_folds(groups, folds, seed, labels):
         train = np.setdiff1d(np.arange(len(labels)), test)
         correct += int((labels[test] == np.bincount(labels[train]).argmax()).sum())
     return correct / len(labels)
@@ -215,13 +214,24 @@ def linear_probes(model: TextureModel, split_tsv: str | Path, materials_tsv: str
         y = np.array([classes.index(n) for n, k in zip(names, keep) if k])
         g = groups[keep]
         folds = min(p["probe_folds"], n_files)
+
+        def scores(feats: list[np.ndarray]) -> list[dict]:
+            return [probe_scores(f[keep], y, g, folds, p["seed"]) for f in feats]
+
+        runs = {"trained": scores(trained), "random_init": scores(random), "colour_histogram": scores([hist])}
         result[task] = {
             "classes": classes, "dropped_classes": dropped, "crops": int(keep.sum()), "files": n_files, "folds": folds,
-            "trained": [probe_accuracy(f[keep], y, g, folds, p["seed"]) for f in trained],
-            "random_init": [probe_accuracy(f[keep], y, g, folds, p["seed"]) for f in random],
-            "colour_histogram": probe_accuracy(hist[keep], y, g, folds, p["seed"]),
             "majority": majority_accuracy(y, g, folds, p["seed"]),
+            "fits": sum(r["fits"] for rs in runs.values() for r in rs),
+            "unconverged": sum(r["unconverged"] for rs in runs.values() for r in rs),
         }
+        for name, rs in runs.items():
+            acc, bal = [r["accuracy"] for r in rs], [r["balanced_accuracy"] for r in rs]
+            result[task][name], result[task][f"{name}_balanced"] = (acc, bal) if name != "colour_histogram" \
+                else (acc[0], bal[0])
+        if result[task]["unconverged"]:
+            log.warning("linear probe %s: %d of %d fits stopped at %d L-BFGS iterations without converging", task,
+                        result[task]["unconverged"], result[task]["fits"], MAX_ITER)
         best = int(np.argmax(result[task]["trained"]))
         result[task]["best_layer"] = best
         log.info("linear probe %s: per layer %s (random %s), histogram %.3f, majority %.3f", task,
@@ -241,7 +251,7 @@ def conditioning_probe(model: TextureModel, split_tsv: str | Path, materials_tsv
     materials = load_materials(materials_tsv)
     keep = [i for i, r in enumerate(meta) if materials.get(r["tile"], "") in classes]
     y = np.array([classes.index(materials[meta[i]["tile"]]) for i in keep])
-    judge = fit_logistic(colour_histograms(crops[keep]), y, len(classes))
+    judge = fit_logistic(colour_histograms(crops[keep]), y).predict
     h, w = image_shape(model, p["free_size"])
     n, guidance = p["conditioned_samples"], p["guidance"]
     seed_img = np.full((n, h, w, 3), 128, np.uint8)

@@ -248,7 +248,10 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
                                                          root)])
     model.eval()
     if model.cfg.local:  # every pixel from its raster-causal window
-        batch = causal_windows(model.codec.encode(torch.as_tensor(crops)), model.window)
+        grid = model.codec.encode(torch.as_tensor(crops))
+        batch = causal_windows(grid, model.window)
+        if getattr(model.codec, "needs_candidates", False):  # each crop's own colours
+            model.codec.use_candidates(grid.flatten(1, 2))
     else:
         tokens, _, _ = to_sequences(model, crops)
         batch = tokens[:, : model.cfg.context + 1]

@@ -21,7 +21,6 @@ from PIL import Image
 
 from ..config import built_tokenizers
 from ..io import atomic_dir, atomic_path, read_tsv
-from .dag import rulegraph_svg
 
 log = logging.getLogger("texgen.report")
 PACKAGES = ("snakemake", "snakemake-executor-plugin-slurm", "torch", "numpy", "pillow", "scikit-image",
@@ -230,10 +229,10 @@ def provenance_section(config: dict, rulegraph: str | Path | None) -> dict:
             for row in csv.DictReader(fh, delimiter="\t"):
                 times[f.parent.name][0] += float(row["s"])
                 times[f.parent.name][1] += 1
-    dot = Path(rulegraph).read_text() if rulegraph and Path(rulegraph).exists() else ""
+    svg = Path(rulegraph).read_text() if rulegraph and Path(rulegraph).exists() else ""
     return {"config": yaml.safe_dump(config, sort_keys=False, width=110), "commit": commit, "versions": versions,
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "dag_svg": rulegraph_svg(dot) if dot else "<p>No rule graph available.</p>",
+            "dag_svg": svg or "<p>No rule graph available.</p>",
             "rule_times": [{"rule": r, "seconds": f"{s:.1f}", "jobs": n} for r, (s, n) in sorted(times.items())]}
 
 

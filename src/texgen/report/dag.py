@@ -1,56 +1,45 @@
-"""Render Snakemake's ``--rulegraph`` DOT output as a small layered SVG (no graphviz needed)."""
+"""The workflow's rule graph: Snakemake's ``--rulegraph`` (DOT) laid out by graphviz's ``dot`` as SVG.
+
+``dot`` comes from the system (``apt-get install graphviz``, ``make system-deps``, or conda-forge's
+``graphviz`` in environment.yml); a missing ``dot`` is a clear error, not a page without its graph."""
 
 from __future__ import annotations
 
-import html
-import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from ..io import write_text
+
+INSTALL = ("install graphviz (as root: apt-get install graphviz, or `make system-deps`; "
+           "in a conda environment: conda install -c conda-forge graphviz)")
 
 
-def parse_rulegraph(dot: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    nodes = dict(re.findall(r'^\s*(\d+)\[label = "([^"]+)"', dot, re.M))
-    edges = re.findall(r"^\s*(\d+) -> (\d+)", dot, re.M)
-    return nodes, edges
+def rulegraph_dot(snakemake: str, snakefile: str, configfiles: list[str]) -> str:
+    """The DOT text of ``snakemake all --rulegraph``; a failing Snakemake is an error with its stderr."""
+    cmd = [snakemake, "all", "--rulegraph", "--nolock", "-s", snakefile,
+           *sum((["--configfile", c] for c in configfiles), [])]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    start = proc.stdout.find("digraph")
+    if proc.returncode or start < 0:
+        raise SystemExit(f"error: `{' '.join(cmd)}` gave no rule graph (exit {proc.returncode}): "
+                         f"{proc.stderr.strip()[-500:]}")
+    return proc.stdout[start:]
 
 
-def rulegraph_svg(dot: str) -> str:
-    """Nodes in layers by longest path from the sources; edges as straight lines."""
-    nodes, edges = parse_rulegraph(dot)
-    if not nodes:
-        return "<p>No rule graph available.</p>"
-    preds: dict[str, list[str]] = {n: [] for n in nodes}
-    for a, b in edges:
-        preds.setdefault(b, []).append(a)
-    layer: dict[str, int] = {}
+def dot_to_svg(dot: str, executable: str = "dot") -> str:
+    """Lay out DOT text with graphviz (arrowheads, crossings minimised); returns the ``<svg>`` element
+    (the XML prolog and doctype dropped, so it can sit inside an HTML page)."""
+    exe = shutil.which(executable)
+    if exe is None:
+        raise SystemExit(f"error: graphviz's `{executable}` is not on PATH, so the rule graph cannot be drawn: "
+                         f"{INSTALL}")
+    proc = subprocess.run([exe, "-Tsvg"], input=dot, capture_output=True, text=True)
+    if proc.returncode or "<svg" not in proc.stdout:
+        raise SystemExit(f"error: `{exe} -Tsvg` failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
+    return proc.stdout[proc.stdout.index("<svg"):]
 
-    def depth(n: str, seen=()) -> int:
-        if n in layer:
-            return layer[n]
-        if n in seen:
-            return 0
-        layer[n] = 1 + max((depth(p, seen + (n,)) for p in preds.get(n, [])), default=-1)
-        return layer[n]
 
-    for n in nodes:
-        depth(n)
-    columns: dict[int, list[str]] = {}
-    for n in sorted(nodes, key=lambda k: (layer[k], nodes[k])):
-        columns.setdefault(layer[n], []).append(n)
-    box_w, box_h, gap_x, gap_y = 130, 26, 40, 14
-    pos = {}
-    for col, members in columns.items():
-        for row, n in enumerate(members):
-            pos[n] = (10 + col * (box_w + gap_x), 10 + row * (box_h + gap_y))
-    width = 20 + (max(columns) + 1) * (box_w + gap_x)
-    height = 20 + max(len(m) for m in columns.values()) * (box_h + gap_y)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">']
-    for a, b in edges:
-        (x1, y1), (x2, y2) = pos[a], pos[b]
-        parts.append(f'<line x1="{x1 + box_w}" y1="{y1 + box_h / 2}" x2="{x2}" y2="{y2 + box_h / 2}" '
-                     f'stroke="#999" stroke-width="1.2"/>')
-    for n, (x, y) in pos.items():
-        parts.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="#eef4fb" '
-                     f'stroke="#4a78a8"/><text x="{x + box_w / 2}" y="{y + box_h / 2 + 4}" '
-                     f'text-anchor="middle">{html.escape(nodes[n])}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+def draw_rulegraph(snakemake: str, snakefile: str, configfiles: list[str], out_svg: str | Path) -> None:
+    """The rulegraph job: the workflow's rule graph as an SVG file."""
+    write_text(out_svg, dot_to_svg(rulegraph_dot(snakemake, snakefile, configfiles)))
