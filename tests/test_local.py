@@ -173,11 +173,18 @@ def test_exemplar_codec_draws_only_the_seeds_colours_and_learns_to_choose():
     out = complete_with(model, img, known, seed=1)
     seed_colours = {tuple(c) for c in img[known]}
     assert {tuple(c) for c in out[~known]} <= seed_colours
-    # every candidate of the true colour counts: all-equal scores give log(P + 1) - log(#same)
+    # every candidate of the true colour counts, far ones do not: the uniform choice gives log(P + 1) - log(#same);
+    # a mixture centred on the true colour does better, one centred elsewhere worse
     codec = ExemplarCodec(8, 0.0)
     centre = torch.tensor([[0.2, 0.2, 0.2]])
     others = torch.tensor([[[0.2, 0.2, 0.2], [0.9, 0.9, 0.9], [0.5, 0.5, 0.5]]])
-    assert codec.loss(torch.zeros(1, codec.key_dim), (centre, others)).item() == pytest.approx(np.log(4 / 2))
+    assert codec.baseline(None, (centre, others)) == pytest.approx(np.log(4 / 2))
+
+    def at(colour: float) -> torch.Tensor:  # every component at one grey, narrow
+        return torch.tensor([[0.0, *[np.log(colour / (1 - colour))] * 3, -4.0] * codec.components])
+
+    assert codec.loss(at(0.2), (centre, others)).item() < 0.01
+    assert codec.loss(at(0.9), (centre, others)).item() > 10
     with pytest.raises(ValueError, match="needs ordering: local"):
         TextureModel(ModelConfig(ordering="raster", codec="exemplar"))
     # vertical stripes, 1 px: a pixel's colour is its left neighbour's opposite

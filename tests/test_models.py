@@ -303,3 +303,19 @@ def test_square_orderings_train_and_complete(tmp_path, ordering):
     done = complete(model, crops, 0.5)
     mask = seed_mask(ordering, 8, 8, 0.5)
     assert done.shape == crops.shape and np.array_equal(done[:, mask], crops[:, mask])
+
+
+def test_a_checkpoint_from_other_code_starts_afresh(tmp_path, caplog):
+    """Same settings, but the saved state's parameters no longer fit the model (texgen changed): a warning
+    and a fresh start, not a traceback."""
+    tiles = _tiles(tmp_path)
+    out, state = tmp_path / "out", tmp_path / "state"
+    args = (_spec(steps=10, checkpoint_every=5), [tiles], out / "model.pt", out / "m.tsv", out / "split.tsv", state)
+    train("k", *args)
+    saved = torch.load(state / "last.pt", weights_only=True)
+    saved["model"]["codec.no_such_parameter"] = torch.zeros(1)
+    torch.save(saved, state / "last.pt")
+    with caplog.at_level("WARNING"):
+        summary = train("k", *args)
+    assert summary["step"] == 10
+    assert "no longer fits the model" in caplog.text and "starting afresh" in caplog.text

@@ -392,7 +392,12 @@ class Checkpoints:
             log.warning("%s: settings, tiles or assets changed since %s was written: starting afresh", variant,
                         self.last)
             return TrainState()
-        self.run.model.load_state_dict(state["model"])
+        try:
+            self.run.model.load_state_dict(state["model"])
+        except RuntimeError as e:  # same settings, other code: the model's parameters changed
+            log.warning("%s: %s no longer fits the model (texgen changed since it was written: %s): starting "
+                        "afresh", variant, self.last, str(e).splitlines()[-1].strip())
+            return TrainState()
         self.opt.load_state_dict(state["optimizer"])
         _set_rng_state(state["rng"])
         self.run.train_crops.load_state(state["crops"])

@@ -89,7 +89,8 @@ def model_growth(model: TextureModel, split_tsv, p: dict, root=".") -> tuple[dic
     gs = GrowthSet(split_tsv, p, root)
     t = time.perf_counter()
     if model.cfg.local:  # the seed stays in the top-left corner; the model grows around it
-        grown = [grow(model, sd, gs.size, gs.size, seed=p["seed"] + i)[0] for i, sd in enumerate(gs.seeds)]
+        grown = [grow(model, sd, gs.size, gs.size, temperature=p["temperature"], seed=p["seed"] + i)[0]
+                 for i, sd in enumerate(gs.seeds)]
     else:
         grown = _sequence_growth(model, gs, p)
     result = {"model": gs.scores(grown, time.perf_counter() - t), "real_vs_real": gs.scores(gs.others, 0.0),
@@ -99,7 +100,7 @@ def model_growth(model: TextureModel, split_tsv, p: dict, root=".") -> tuple[dic
     tile_image = None
     if model.cfg.local:
         t = time.perf_counter()
-        wrapped = [grow(model, sd, gs.size, gs.size, wrap="xy", seed=p["seed"] + i)[0]
+        wrapped = [grow(model, sd, gs.size, gs.size, wrap="xy", temperature=p["temperature"], seed=p["seed"] + i)[0]
                    for i, sd in enumerate(gs.seeds[:2])]
         result["tileable"] = {"wrap": "xy", **gs.scores(wrapped, time.perf_counter() - t),
                               "textures": len(wrapped)}
