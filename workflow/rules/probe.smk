@@ -21,6 +21,7 @@ rule probe_variant:
     benchmark:
         "logs/benchmarks/probe/{variant}.tsv"
     threads: 1  # mostly single-threaded numpy (metrics, Efros-Leung): two probes share the 2 demo cores
+    priority: variant_priority
     resources:
         mem_mb=3000,
         runtime=60,

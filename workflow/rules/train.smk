@@ -26,6 +26,7 @@ rule train_model:
     benchmark:
         "logs/benchmarks/train/{variant}.tsv"
     threads: variant_threads
+    priority: variant_priority
     resources:
         mem_mb=variant_mem_mb,
         runtime=variant_runtime,
