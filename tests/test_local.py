@@ -79,7 +79,7 @@ def test_wavefronts_respect_raster_dependencies(win):
     assert len(L.wavefronts(todo, win)) < todo.size
 
 
-@pytest.mark.parametrize("codec", ["energy", "channels", "exemplar"])
+@pytest.mark.parametrize("codec", ["energy", "channels", "exemplar", "pointer"])
 def test_changing_a_later_pixel_never_changes_an_earlier_prediction(codec):
     """Causality of fill: pixels generated before (y, x) do not depend on the image after it."""
     model = local_model(codec)
@@ -201,6 +201,34 @@ def test_exemplar_codec_draws_only_the_seeds_colours_and_learns_to_choose():
                   generator=torch.Generator().manual_seed(0))
     grown = trained.codec.decode(grid)[0].numpy()
     assert (grown[:, 4:] == stripes[:, 4:]).all(-1).mean() > 0.9
+
+
+def test_pointer_codec_groups_and_continues_the_seeds_stripes():
+    """The group loss: a window never chooses itself, and a uniform choice costs log(others) less the
+    log-share of the true colour. Horizontal stripes 4 px wide (after four equal rows the stripe changes;
+    reach 4 sees four rows up): test-time training on the seed continues them, drawing only its colours."""
+    from texgen.models.codecs import PointerCodec
+
+    codec = PointerCodec(8, 0.0)
+    centre = torch.tensor([[0.3] * 3, [0.3] * 3, [0.7] * 3, [0.7] * 3])  # equally likely under the mixture
+    out = torch.zeros(4, codec.components * 5 + 2 * codec.key_dim)
+    # uniform over the 3 others, one of which has the true colour: log 3
+    assert codec.loss(out, (centre, torch.tensor([4]))).item() == pytest.approx(np.log(3), abs=1e-4)
+    assert codec.baseline(None, (centre, torch.tensor([4]))) == pytest.approx(np.log(3), abs=1e-4)
+    with pytest.raises(ValueError, match="multiple of pixels_per_crop"):
+        codec.loss(out[:3], (centre[:3], torch.tensor([2])))
+
+    rows = (np.arange(24) // 4) % 2 == 1
+    stripes = np.where(rows[:, None, None], 235, 20).astype(np.uint8).repeat(12, 1).repeat(3, 2)
+    known = np.zeros((24, 12), bool)
+    known[:16] = True
+    model = local_model("pointer", window=2, reach=4, seed=1)
+    grid = model.codec.encode(torch.from_numpy(stripes[None]))
+    trained = L.adapt(model, grid[0], known, steps=300, lr=0.01, batch=128)
+    out = L.fill(trained, grid, known, generator=torch.Generator().manual_seed(0))
+    grown = trained.codec.decode(out)[0].numpy()
+    assert {tuple(c) for c in grown[16:].reshape(-1, 3)} <= {(20, 20, 20), (235, 235, 235)}
+    assert (grown[16:] == stripes[16:]).all(-1).mean() > 0.9
 
 
 def test_channel_codec_loss_and_sampling():

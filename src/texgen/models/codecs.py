@@ -17,7 +17,9 @@
   (PixelRNN's factorisation): exact 8-bit colours, multimodal and sharp when sampled, unlike the
   regression codec, which paints the mean colour.
 - ``exemplar``: a categorical choice among the colours of the texture being continued (its seed), scored
-  by query-key attention from the hidden state; local ordering (see ``ExemplarCodec``).
+  by a Gaussian mixture in RGB predicted from the hidden state; local ordering (see ``ExemplarCodec``).
+- ``pointer``: the exemplar codec plus query-key scores between the pixel's window and each candidate's
+  own window (see ``PointerCodec``).
 - ``vq``: codes of a trained VQ tokenizer (see ``vq.py``); the sequence runs over the code grid.
 
 Every codec maps images to a *grid* of tokens (``to_grid``/``from_grid``: the identity for pixel
@@ -391,6 +393,87 @@ class ExemplarCodec(RGBCodec):
         centre, others = val_targets
         cand = torch.cat([centre[:, None], others], 1)
         return float((math.log(cand.shape[1]) - torch.logsumexp(self.log_kernel(cand, centre), -1)).mean())
+
+
+@register
+class PointerCodec(ExemplarCodec):
+    """The exemplar codec whose candidates are also scored by *where* they sit: each candidate pixel
+    carries a key computed by the same network from its own causal window, the pixel being predicted a
+    query from its window, and a candidate's score is the mixture's log-density of its colour plus
+    q . k / sqrt(d) (a pointer network over the seed's pixels; Efros-Leung's neighbourhood match,
+    learned). The model still predicts every pixel from its own distribution; what it learns is which
+    of the seed's neighbourhoods are alike, not a fixed pixel distance.
+
+    Trained in groups: the ``pixels_per_crop`` windows of one crop are each other's candidates (their
+    keys are the batch's own outputs, so no extra forward pass), the window itself excluded. (Adding
+    the true colour as a candidate scored by the mixture alone, as ``exemplar`` does, let training
+    drive every other candidate's key score to -inf: loss 0, nothing learned.) Generation computes the keys of the known pixels once
+    (``local.set_candidates``)."""
+
+    kind = "pointer"
+    key_dim = 32
+
+    def __init__(self, n_embd: int, dropout: float, act: str = "relu"):
+        super().__init__(n_embd, dropout, act)
+        self.qk = nn.Sequential(nn.LayerNorm(n_embd), nn.Linear(n_embd, 2 * self.key_dim))
+        self.keys: torch.Tensor | None = None  # (G, P, key_dim) of the candidates, set by ``use_candidates``
+
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.mixture(hidden), self.qk(hidden)], -1)
+
+    def split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mixture parameters, query, key) of head outputs."""
+        return out.split([self.components * 5, self.key_dim, self.key_dim], -1)
+
+    def pointer_logits(self, out: torch.Tensor, candidates: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """Scores (G, n, P) of candidates (G, P, 3) with keys (G, P, d) for head outputs (G, n, D)."""
+        mix, query, _ = self.split(out)
+        return self.logits(mix, candidates) + query @ keys.transpose(1, 2) / math.sqrt(self.key_dim)
+
+    def loss(self, out: torch.Tensor, target) -> torch.Tensor:
+        centre, group = target  # (N, 3), (1,): rows come in groups of ``group`` windows of one crop
+        g = int(group.reshape(-1)[0])
+        if out.shape[0] % g:
+            raise ValueError(f"the pointer codec trains on whole groups: batch {out.shape[0]} is not a multiple "
+                             f"of pixels_per_crop {g}")
+        out, centre = out.reshape(-1, g, out.shape[-1]), centre.reshape(-1, g, 3)
+        _, _, keys = self.split(out)
+        logits = self.pointer_logits(out, centre, keys)  # (G, g, g): window i choosing window j's colour
+        logits = logits.masked_fill(torch.eye(g, dtype=torch.bool, device=out.device), float("-inf"))
+        return (torch.logsumexp(logits, -1) - torch.logsumexp(logits + self.group_kernel(centre), -1)).mean()
+
+    def group_kernel(self, centre: torch.Tensor) -> torch.Tensor:
+        """log k(c_j, y_i) (G, g, g) between the colours (G, g, 3) of one group's windows."""
+        return -((centre[:, None] - centre[:, :, None]) ** 2).sum(-1) / (2 * self.bandwidth ** 2)
+
+    def training_candidates(self, pixels: torch.Tensor, rows: int, generator: torch.Generator | None = None):
+        """The group size: each window's candidates are the other windows of its crop."""
+        return torch.tensor([rows])
+
+    def use_candidates(self, pixels: torch.Tensor | None, keys: torch.Tensor | None = None) -> None:
+        """Candidates (G, M, 3) with their keys (G, M, d), from ``local.set_candidates``; without keys (no
+        seed) only the mixture scores them."""
+        super().use_candidates(pixels)
+        if keys is None or pixels is None or pixels.shape[1] == 0 or pixels.shape[1] > self.max_candidates:
+            keys = torch.zeros(*self.candidates.shape[:2], self.key_dim, device=self.candidates.device)
+        self.keys = keys
+
+    def sample(self, out_last: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.candidates is None:
+            raise RuntimeError("the pointer codec samples among candidate pixels: call use_candidates first")
+        cand = self.candidates
+        logits = self.pointer_logits(out_last.reshape(cand.shape[0], -1, out_last.shape[-1]), cand, self.keys)
+        idx = ClassCodec.sample(logits, temperature, top_k, generator)
+        return torch.gather(cand, 1, idx[..., None].expand(*idx.shape, 3)).reshape(*out_last.shape[:-1], 3)
+
+    def baseline(self, train_targets, val_targets) -> float:
+        """Cross-entropy of choosing uniformly among the group's other windows."""
+        centre, group = val_targets
+        g = int(group.reshape(-1)[0])
+        kernel = self.group_kernel(centre.reshape(-1, g, 3))
+        kernel = kernel.masked_fill(torch.eye(g, dtype=torch.bool), float("-inf"))
+        return float((math.log(g - 1) - torch.logsumexp(kernel, -1)).mean())
 
 
 @register

@@ -183,6 +183,29 @@ def wavefronts(todo: np.ndarray, win: Window) -> list[tuple[np.ndarray, np.ndarr
 
 
 @torch.no_grad()
+def set_candidates(model, grid: torch.Tensor, known: torch.Tensor) -> None:
+    """For a codec choosing among known pixels: hand it the known pixels of each grid (B, H, W, 3) (known:
+    (H, W) bool) and, for the pointer codec, their keys, computed from each one's raster-causal window
+    of known pixels (the windows generation will match against). Nothing for other codecs."""
+    codec = model.codec
+    if not getattr(codec, "needs_candidates", False):
+        return
+    ys, xs = torch.nonzero(known, as_tuple=True)
+    if len(ys) > codec.max_candidates:  # larger seeds: a fixed subsample
+        pick = torch.randperm(len(ys), generator=torch.Generator().manual_seed(0))[: codec.max_candidates]
+        ys, xs = ys[pick.sort().values.to(ys.device)], xs[pick.sort().values.to(xs.device)]
+    colours = grid[:, ys, xs]
+    if not hasattr(codec, "keys"):
+        codec.use_candidates(colours)
+        return
+    win = model.window
+    values, mask = gather(grid, known, ys, xs, win)
+    mask = mask & win.causal.to(grid.device)
+    out = model.window_forward(values.flatten(0, 1), mask.flatten(0, 1))
+    codec.use_candidates(colours, codec.split(out)[2].reshape(grid.shape[0], len(ys), -1))
+
+
+@torch.no_grad()
 def fill(model, grid: torch.Tensor, known: np.ndarray, wrap: str = "", temperature: float = 1.0,
          top_k: int | None = None, generator: torch.Generator | None = None, cond: torch.Tensor | None = None,
          progress: Callable[[int, int], None] | None = None, todo: np.ndarray | None = None) -> torch.Tensor:
@@ -198,8 +221,7 @@ def fill(model, grid: torch.Tensor, known: np.ndarray, wrap: str = "", temperatu
     known = np.asarray(known, bool)
     kn = torch.as_tensor(known, device=grid.device).clone()
     steps = wavefronts(~known if todo is None else np.asarray(todo, bool) & ~known, win)
-    if getattr(model.codec, "needs_candidates", False):  # the known pixels of each image are its colours
-        model.codec.use_candidates(grid[:, kn])
+    set_candidates(model, grid, kn)
     for i, (ys, xs) in enumerate(steps):
         ys_t, xs_t = torch.as_tensor(ys, device=grid.device), torch.as_tensor(xs, device=grid.device)
         values, mask = gather(grid, kn, ys_t, xs_t, win, wrap)

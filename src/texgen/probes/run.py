@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..config import schema_defaults
 from ..io import read_tsv, write_text
-from ..models.local import causal_windows
+from ..models.local import causal_windows, set_candidates
 from ..models.model import TextureModel, generate, load_model
 from ..models.orderings import roll, spiral_order
 from ..models.sample import (
@@ -250,8 +250,14 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
     if model.cfg.local:  # every pixel from its raster-causal window
         grid = model.codec.encode(torch.as_tensor(crops))
         batch = causal_windows(grid, model.window)
-        if getattr(model.codec, "needs_candidates", False):  # each crop's own colours
-            model.codec.use_candidates(grid.flatten(1, 2))
+        if getattr(model.codec, "needs_candidates", False):
+            # each crop's top half is the candidates, its bottom half is scored (a pixel that is its own
+            # candidate would be a free answer)
+            top = torch.zeros(gh, gw, dtype=torch.bool)
+            top[: gh // 2] = True
+            set_candidates(model, grid, top)
+            rows = (~top).flatten().repeat(len(crops))
+            batch = tuple(b[rows] for b in batch)
     else:
         tokens, _, _ = to_sequences(model, crops)
         batch = tokens[:, : model.cfg.context + 1]
