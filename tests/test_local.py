@@ -217,6 +217,12 @@ def test_pointer_codec_groups_and_continues_the_seeds_stripes():
     assert codec.baseline(None, (centre, torch.tensor([4]))) == pytest.approx(np.log(3), abs=1e-4)
     with pytest.raises(ValueError, match="multiple of pixels_per_crop"):
         codec.loss(out[:3], (centre[:3], torch.tensor([2])))
+    from texgen.models.data import DataConfig
+    from texgen.models.train import Batcher
+
+    with pytest.raises(ValueError, match=r"train.batch \(100\) must be a multiple of data.pixels_per_crop \(64\)"):
+        Batcher(local_model("pointer"), DataConfig(pixels_per_crop=64), 100)
+    assert Batcher(local_model("pointer"), DataConfig(pixels_per_crop=64), 128).per_crop == 64
 
     rows = (np.arange(24) // 4) % 2 == 1
     stripes = np.where(rows[:, None, None], 235, 20).astype(np.uint8).repeat(12, 1).repeat(3, 2)

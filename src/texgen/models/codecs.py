@@ -412,6 +412,7 @@ class PointerCodec(ExemplarCodec):
 
     kind = "pointer"
     key_dim = 32
+    grouped = True  # training batches are whole groups of one crop's windows (``Batcher`` checks the sizes)
 
     def __init__(self, n_embd: int, dropout: float, act: str = "relu"):
         super().__init__(n_embd, dropout, act)

@@ -195,7 +195,7 @@ def set_candidates(model, grid: torch.Tensor, known: torch.Tensor) -> None:
         pick = torch.randperm(len(ys), generator=torch.Generator().manual_seed(0))[: codec.max_candidates]
         ys, xs = ys[pick.sort().values.to(ys.device)], xs[pick.sort().values.to(xs.device)]
     colours = grid[:, ys, xs]
-    if not hasattr(codec, "keys"):
+    if not getattr(codec, "grouped", False):
         codec.use_candidates(colours)
         return
     win = model.window

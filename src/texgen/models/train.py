@@ -95,6 +95,9 @@ class Batcher:
             gh = gw = data.crop_size
             self.per_crop = min(data.pixels_per_crop, batch)
             self.crops_per_batch = math.ceil(batch / self.per_crop)
+            if getattr(model.codec, "grouped", False) and batch % self.per_crop:
+                raise ValueError(f"the {cfg.codec} codec trains on whole crops' windows: train.batch ({batch}) must "
+                                 f"be a multiple of data.pixels_per_crop ({self.per_crop})")
             self.generator = torch.Generator().manual_seed(data.seed)
         else:
             gh, gw = crop_shape(cfg.ordering, cfg.context, data.crop_width)
