@@ -115,8 +115,13 @@ def local_generate(model: TextureModel, images: np.ndarray, known: np.ndarray, t
     for i, im in enumerate(images):
         groups.setdefault(im[known].tobytes() if steps > 0 else b"", []).append(i)
     out = torch.empty_like(grid_)
+    chooses = getattr(model.codec, "needs_candidates", False)
     for n, idx in enumerate(groups.values()):
-        tuned = adapt(model, grid_[idx[0]], known, steps, model.cfg.adapt_lr, model.cfg.adapt_batch, seed + n)
+        # a codec choosing among the seed's colours has nothing to learn from a one-colour seed (every pixel
+        # can only be that colour): the colour probe's 12 plain seeds skip 200 test-time steps each
+        one_colour = chooses and len(np.unique(images[idx[0]][known], axis=0)) <= 1
+        tuned = adapt(model, grid_[idx[0]], known, 0 if one_colour else steps, model.cfg.adapt_lr,
+                      model.cfg.adapt_batch, seed + n)
         c = cond[idx] if cond is not None else None
         out[idx] = fill(tuned, grid_[idx], known, wrap, temperature, top_k, gen, c, progress, todo)
     return model.codec.from_grid(model.codec.decode(out)).cpu().numpy()
