@@ -374,17 +374,19 @@ class ExemplarCodec(RGBCodec):
             g = 1 if pixels is None else pixels.shape[0]
             self.candidates = grid.expand(g, -1, -1).to(next(self.parameters()).device)
             return
-        if pixels.shape[1] > self.max_candidates:
-            pixels = self.pick(pixels, self.max_candidates, torch.Generator().manual_seed(0))
-        self.candidates = pixels.float()
+        self.candidates = pixels.float()  # ``local.set_candidates`` keeps at most max_candidates
+
+    def candidate_logits(self, out: torch.Tensor) -> torch.Tensor:
+        """Scores (G, n, P) of the candidates set by ``use_candidates`` for head outputs (G, n, D)."""
+        return self.logits(out, self.candidates)
 
     def sample(self, out_last: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """Rows of ``out_last`` are grouped in order, one equal group per image of ``candidates``."""
         if self.candidates is None:
-            raise RuntimeError("the exemplar codec samples among candidate colours: call use_candidates first")
+            raise RuntimeError(f"the {self.kind} codec samples among candidate colours: call use_candidates first")
         cand = self.candidates
-        logits = self.logits(out_last.reshape(cand.shape[0], -1, out_last.shape[-1]), cand)
+        logits = self.candidate_logits(out_last.reshape(cand.shape[0], -1, out_last.shape[-1]))
         idx = ClassCodec.sample(logits, temperature, top_k, generator)  # (G, n)
         return torch.gather(cand, 1, idx[..., None].expand(*idx.shape, 3)).reshape(*out_last.shape[:-1], 3)
 
@@ -455,18 +457,12 @@ class PointerCodec(ExemplarCodec):
         """Candidates (G, M, 3) with their keys (G, M, d), from ``local.set_candidates``; without keys (no
         seed) only the mixture scores them."""
         super().use_candidates(pixels)
-        if keys is None or pixels is None or pixels.shape[1] == 0 or pixels.shape[1] > self.max_candidates:
+        if keys is None or pixels is None or pixels.shape[1] == 0:
             keys = torch.zeros(*self.candidates.shape[:2], self.key_dim, device=self.candidates.device)
         self.keys = keys
 
-    def sample(self, out_last: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        if self.candidates is None:
-            raise RuntimeError("the pointer codec samples among candidate pixels: call use_candidates first")
-        cand = self.candidates
-        logits = self.pointer_logits(out_last.reshape(cand.shape[0], -1, out_last.shape[-1]), cand, self.keys)
-        idx = ClassCodec.sample(logits, temperature, top_k, generator)
-        return torch.gather(cand, 1, idx[..., None].expand(*idx.shape, 3)).reshape(*out_last.shape[:-1], 3)
+    def candidate_logits(self, out: torch.Tensor) -> torch.Tensor:
+        return self.pointer_logits(out, self.candidates, self.keys)
 
     def baseline(self, train_targets, val_targets) -> float:
         """Cross-entropy of choosing uniformly among the group's other windows."""

@@ -193,7 +193,8 @@ def set_candidates(model, grid: torch.Tensor, known: torch.Tensor) -> None:
     ys, xs = torch.nonzero(known, as_tuple=True)
     if len(ys) > codec.max_candidates:  # larger seeds: a fixed subsample
         pick = torch.randperm(len(ys), generator=torch.Generator().manual_seed(0))[: codec.max_candidates]
-        ys, xs = ys[pick.sort().values.to(ys.device)], xs[pick.sort().values.to(xs.device)]
+        pick = pick.sort().values.to(ys.device)
+        ys, xs = ys[pick], xs[pick]
     colours = grid[:, ys, xs]
     if not getattr(codec, "grouped", False):
         codec.use_candidates(colours)
