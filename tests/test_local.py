@@ -79,7 +79,7 @@ def test_wavefronts_respect_raster_dependencies(win):
     assert len(L.wavefronts(todo, win)) < todo.size
 
 
-@pytest.mark.parametrize("codec", ["energy", "channels", "exemplar", "pointer"])
+@pytest.mark.parametrize("codec", ["energy", "channels", "exemplar", "pointer", "match"])
 def test_changing_a_later_pixel_never_changes_an_earlier_prediction(codec):
     """Causality of fill: pixels generated before (y, x) do not depend on the image after it."""
     model = local_model(codec)

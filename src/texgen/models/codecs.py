@@ -437,13 +437,16 @@ class PointerCodec(ExemplarCodec):
         centre, group = target  # (N, 3), (1,): rows come in groups of ``group`` windows of one crop
         g = int(group.reshape(-1)[0])
         if out.shape[0] % g:
-            raise ValueError(f"the pointer codec trains on whole groups: batch {out.shape[0]} is not a multiple "
-                             f"of pixels_per_crop {g}")
+            raise ValueError(f"the {self.kind} codec trains on whole groups: batch {out.shape[0]} is not a "
+                             f"multiple of pixels_per_crop {g}")
         out, centre = out.reshape(-1, g, out.shape[-1]), centre.reshape(-1, g, 3)
-        _, _, keys = self.split(out)
-        logits = self.pointer_logits(out, centre, keys)  # (G, g, g): window i choosing window j's colour
+        logits = self.pointer_logits(out, centre, self.group_keys(out))  # (G, g, g): window i choosing j's colour
         logits = logits.masked_fill(torch.eye(g, dtype=torch.bool, device=out.device), float("-inf"))
         return (torch.logsumexp(logits, -1) - torch.logsumexp(logits + self.group_kernel(centre), -1)).mean()
+
+    def group_keys(self, out: torch.Tensor) -> torch.Tensor:
+        """Keys (G, g, d) of a training group's windows from their head outputs (G, g, D)."""
+        return self.split(out)[2]
 
     def group_kernel(self, centre: torch.Tensor) -> torch.Tensor:
         """log k(c_j, y_i) (G, g, g) between the colours (G, g, 3) of one group's windows."""
@@ -464,6 +467,11 @@ class PointerCodec(ExemplarCodec):
     def candidate_logits(self, out: torch.Tensor) -> torch.Tensor:
         return self.pointer_logits(out, self.candidates, self.keys)
 
+    def candidate_keys(self, out: torch.Tensor, values: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """Keys (N, d) of candidates from the head outputs (N, D) of their causal windows; ``values``,
+        ``known`` (N, K, ...): their whole known windows (unused here, see ``MatchCodec``)."""
+        return self.split(out)[2]
+
     def baseline(self, train_targets, val_targets) -> float:
         """Cross-entropy of choosing uniformly among the group's other windows."""
         centre, group = val_targets
@@ -471,6 +479,77 @@ class PointerCodec(ExemplarCodec):
         kernel = self.group_kernel(centre.reshape(-1, g, 3))
         kernel = kernel.masked_fill(torch.eye(g, dtype=torch.bool), float("-inf"))
         return float((math.log(g - 1) - torch.logsumexp(kernel, -1)).mean())
+
+
+@register
+class MatchCodec(PointerCodec):
+    """The pointer codec plus a *learned neighbourhood distance*: a candidate's score also has
+    -beta d(i, j), where d is the weighted mean squared colour difference between the pixel's known
+    window and the candidate's window, over the offsets known in both (an offset the candidate lacks
+    costs a learned constant), with one learned weight per offset (initialised to Efros-Leung's
+    Gaussian) and a learned sharpness beta. Attention with a distance kernel over the seed's raw
+    windows (as kNN-LM adds a nearest-neighbour distribution over a datastore to a language model's):
+    a pixel whose known neighbours repeat a seed neighbourhood points at that neighbourhood's centre,
+    so runs of the seed continue coherently. Every parameter of the score is trained by the same
+    likelihood; each pixel is still drawn from the model's distribution, one at a time."""
+
+    kind = "match"
+    matches_windows = True  # ``TextureModel.window_forward`` appends ``window_code`` to the head output
+
+    @classmethod
+    def from_config(cls, cfg):
+        from .local import Window
+        return cls(cfg.n_embd, cfg.dropout, cfg.act, Window(cfg.window, cfg.reach).offsets)
+
+    def __init__(self, n_embd: int, dropout: float, act: str = "relu", offsets: torch.Tensor | None = None):
+        super().__init__(n_embd, dropout, act)
+        if offsets is None:
+            raise ValueError("the match codec needs the window's offsets (ordering: local)")
+        self.n_offsets = len(offsets)
+        r = float(offsets.abs().max())
+        sigma = (2 * r + 1) / 6.4  # Efros-Leung's Gaussian for a (2r+1)-wide window
+        self.log_weight = nn.Parameter(-(offsets.float() ** 2).sum(1) / (2 * sigma ** 2))
+        # mean squared differences of similar neighbourhoods are ~0.003-0.01 (colours in [0, 1])
+        self.log_beta = nn.Parameter(torch.tensor(math.log(300.0)))
+        self.log_missing = nn.Parameter(torch.tensor(math.log(0.03)))
+        self.pointer_dim = self.components * 5 + 2 * self.key_dim
+
+    def window_code(self, values: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """(N, 4K): the window's colours (zero where unknown) and its known-mask, appended to the head output."""
+        m = known.to(values.dtype)
+        return torch.cat([(values * m[..., None]).flatten(1), m], -1)
+
+    def candidate_keys(self, out: torch.Tensor, values: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """Learned keys from the causal windows plus the colours of the candidates' whole known windows."""
+        return torch.cat([super().candidate_keys(out, values, known), self.window_code(values, known)], -1)
+
+    def distance(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """Weighted mean squared differences (G, n, P) between query windows (G, n, 4K) and candidate
+        windows (G, P, 4K) (``window_code`` layouts), as matrix products (no (n, P, K) tensor)."""
+        k = self.n_offsets
+        xq, mq = query[..., :3 * k], query[..., 3 * k:]
+        xc, mc = keys[..., :3 * k], keys[..., 3 * k:]
+        a = mq * torch.exp(self.log_weight)  # (G, n, K): the query's known offsets, weighted
+        sq_q = (xq.unflatten(-1, (k, 3)) ** 2).sum(-1)
+        sq_c = (xc.unflatten(-1, (k, 3)) ** 2).sum(-1)
+        aw = (a[..., None] * xq.unflatten(-1, (k, 3))).flatten(-2)
+        both = a @ mc.transpose(1, 2)  # weight known in both
+        num = (a * sq_q) @ mc.transpose(1, 2) + a @ (sq_c * mc).transpose(1, 2) - 2 * aw @ xc.transpose(1, 2)
+        total = a.sum(-1, keepdim=True)
+        return (num.clamp_min(0) + torch.exp(self.log_missing) * (total - both)) / (total + 1e-6)
+
+    def pointer_logits(self, out: torch.Tensor, candidates: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        d = self.pointer_dim
+        base = super().pointer_logits(out[..., :d], candidates, keys[..., :self.key_dim])
+        return base - torch.exp(self.log_beta) * self.distance(out[..., d:], keys[..., self.key_dim:])
+
+    def split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mixture parameters, query, key) of head outputs (the window code after them is left out)."""
+        return super().split(out[..., :self.pointer_dim])
+
+    def group_keys(self, out: torch.Tensor) -> torch.Tensor:
+        """Each training window's own code is its key's window part."""
+        return torch.cat([super().group_keys(out), out[..., self.pointer_dim:]], -1)
 
 
 @register

@@ -185,8 +185,9 @@ def wavefronts(todo: np.ndarray, win: Window) -> list[tuple[np.ndarray, np.ndarr
 @torch.no_grad()
 def set_candidates(model, grid: torch.Tensor, known: torch.Tensor) -> None:
     """For a codec choosing among known pixels: hand it the known pixels of each grid (B, H, W, 3) (known:
-    (H, W) bool) and, for the pointer codec, their keys, computed from each one's raster-causal window
-    of known pixels (the windows generation will match against). Nothing for other codecs."""
+    (H, W) bool) and, for the pointer codecs, their keys, computed from each one's raster-causal window
+    of known pixels (the windows generation will match against; the match codec adds each one's whole
+    known window). Nothing for other codecs."""
     codec = model.codec
     if not getattr(codec, "needs_candidates", False):
         return
@@ -201,9 +202,9 @@ def set_candidates(model, grid: torch.Tensor, known: torch.Tensor) -> None:
         return
     win = model.window
     values, mask = gather(grid, known, ys, xs, win)
-    mask = mask & win.causal.to(grid.device)
-    out = model.window_forward(values.flatten(0, 1), mask.flatten(0, 1))
-    codec.use_candidates(colours, codec.split(out)[2].reshape(grid.shape[0], len(ys), -1))
+    values, mask = values.flatten(0, 1), mask.flatten(0, 1)
+    out = model.window_forward(values, mask & win.causal.to(grid.device))
+    codec.use_candidates(colours, codec.candidate_keys(out, values, mask).reshape(grid.shape[0], len(ys), -1))
 
 
 @torch.no_grad()

@@ -93,7 +93,10 @@ class TextureModel(nn.Module):
                        cond: torch.Tensor | None = None) -> torch.Tensor:
         """Local ordering: windows (N, K, ...) with known-masks (N, K) -> head output of each centre (N, ...)."""
         emb = torch.where(known[..., None], self.embed(values, cond), self.unknown)
-        return self.codec.head(self.backbone(emb)[:, self.window.centre])
+        out = self.codec.head(self.backbone(emb)[:, self.window.centre])
+        if getattr(self.codec, "matches_windows", False):  # the match codec compares raw windows too
+            out = torch.cat([out, self.codec.window_code(values, known)], -1)
+        return out
 
     def split_batch(self, batch):
         """(inputs, targets) of a training batch: sequences (N, T+1, ...) predict tokens 1..T from 0..T-1;
