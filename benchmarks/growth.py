@@ -6,7 +6,7 @@ checkpoint (--model) or, without one, an untrained model of the demo's shape (sp
 on the weights). Its time is split into test-time training on the seed and the wavefront fill.
 ``--device cuda`` times the model on a GPU (the references always run on the CPU).
 
-    python benchmarks/growth.py [--model results/models/local_pointer_demo/model.pt] [--size 128] [--seed-size 32]
+    python benchmarks/growth.py [--model results/models/local_match_demo/model.pt] [--size 128] [--seed-size 32]
 """
 
 from __future__ import annotations

@@ -242,6 +242,71 @@ def test_pointer_codec_groups_and_continues_the_seeds_stripes():
     assert (grown[16:] == stripes[16:]).all(-1).mean() > 0.9
 
 
+def test_a_shared_cache_reuses_test_time_training_for_the_same_seed():
+    """The growth probe's tileable textures reuse the plain growth's adapted model: same result as
+    training again, one adapted model for one seed."""
+    model = local_model("match", window=1, reach=0, adapt_steps=3)
+    seed = brick(8)
+    cache: dict = {}
+    plain = grow(model, seed, 12, 12, seed=2, tuned_cache=cache)
+    assert np.array_equal(plain, grow(model, seed, 12, 12, seed=2))
+    wrapped = grow(model, seed, 12, 12, wrap="xy", seed=2, tuned_cache=cache)
+    assert len(cache) == 1
+    assert np.array_equal(wrapped, grow(model, seed, 12, 12, wrap="xy", seed=2))
+    grow(model, 255 - seed, 12, 12, seed=2, tuned_cache=cache)
+    assert len(cache) == 2
+
+
+def test_match_codec_distance_is_the_weighted_mean_over_offsets_known_in_both():
+    """The matrix-product distance equals the direct sum; an offset the candidate lacks costs the learned
+    constant; identical known windows are at distance 0 whatever the unknown values."""
+    from texgen.models.codecs import MatchCodec
+
+    torch.manual_seed(0)
+    win = L.Window(2)
+    codec = MatchCodec(8, 0.0, offsets=win.offsets)
+    values = torch.rand(2, 5, win.size, 3)
+    known = L.training_masks(10, win, torch.Generator().manual_seed(0)).view(2, 5, -1)
+    cand_known = torch.rand(2, 5, win.size) < 0.8
+    q = codec.window_code(values.flatten(0, 1), known.flatten(0, 1)).view(2, 5, -1)
+    k = codec.window_code(values.flatten(0, 1), cand_known.flatten(0, 1)).view(2, 5, -1)
+    d = codec.distance(q, k)
+    w = torch.exp(codec.log_weight)
+    for g in range(2):
+        for i in range(5):
+            for j in range(5):
+                a = w * known[g, i]
+                both = a * cand_known[g, j]
+                sq = ((values[g, i] - values[g, j]) ** 2).sum(-1)
+                want = ((both * sq).sum() + torch.exp(codec.log_missing) * (a.sum() - both.sum())) / a.sum()
+                assert d[g, i, j].item() == pytest.approx(want.item(), rel=1e-4, abs=1e-6)
+    full = torch.ones(1, win.size, dtype=torch.bool)
+    other = torch.where(known[0, :1, :, None], values[0, :1], torch.rand(1, win.size, 3))  # differs where unknown
+    same = codec.distance(codec.window_code(values[0, :1], known[0, :1])[None],
+                          codec.window_code(other, full)[None])
+    assert same.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_match_codec_continues_stripes_that_need_the_fourth_row_up():
+    """Horizontal stripes 4 px wide after 16 seed rows: only a window that sees four rows up can tell the
+    stripe's fourth row from the next one's first. The match codec's window distance (a ring to 4) continues
+    them from the seed's own colours after 100 test-time steps (mean over three initialisations)."""
+    rows = (np.arange(24) // 4) % 2 == 1
+    stripes = np.where(rows[:, None, None], 235, 20).astype(np.uint8).repeat(12, 1).repeat(3, 2)
+    known = np.zeros((24, 12), bool)
+    known[:16] = True
+    right = []
+    for init in range(3):
+        model = local_model("match", window=2, reach=4, seed=init)
+        grid = model.codec.encode(torch.from_numpy(stripes[None]))
+        trained = L.adapt(model, grid[0], known, steps=100, lr=0.01, batch=128)
+        grown = trained.codec.decode(L.fill(trained, grid, known, generator=torch.Generator().manual_seed(0)))
+        grown = grown[0].numpy()
+        assert {tuple(c) for c in grown[16:].reshape(-1, 3)} <= {(20, 20, 20), (235, 235, 235)}
+        right.append((grown[16:] == stripes[16:]).all(-1).mean())
+    assert np.mean(right) > 0.9
+
+
 def test_channel_codec_loss_and_sampling():
     from texgen.models.codecs import ChannelCodec
 
