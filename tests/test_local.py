@@ -242,6 +242,15 @@ def test_pointer_codec_groups_and_continues_the_seeds_stripes():
     assert (grown[16:] == stripes[16:]).all(-1).mean() > 0.9
 
 
+@pytest.mark.parametrize("codec", ["pointer", "match"])
+def test_candidate_codecs_generate_without_any_seed(codec):
+    """No known pixel: no keys, the candidates are the 512 colours of the 8-level grid."""
+    out = complete_with(local_model(codec, window=1, reach=0), np.zeros((6, 6, 3), np.uint8),
+                        np.zeros((6, 6), bool), 0)
+    levels = {int((i + 0.5) / 8 * 255 + 0.5) for i in range(8)}
+    assert out.shape == (6, 6, 3) and set(np.unique(out)) <= levels
+
+
 def test_a_shared_cache_reuses_test_time_training_for_the_same_seed():
     """The growth probe's tileable textures reuse the plain growth's adapted model: same result as
     training again, one adapted model for one seed."""

@@ -519,6 +519,14 @@ class MatchCodec(PointerCodec):
         m = known.to(values.dtype)
         return torch.cat([(values * m[..., None]).flatten(1), m], -1)
 
+    def use_candidates(self, pixels: torch.Tensor | None, keys: torch.Tensor | None = None) -> None:
+        """As ``pointer``'s; without keys (no seed: the colour grid) every candidate's window is unknown, so
+        the distance is the same constant for all of them."""
+        super().use_candidates(pixels, keys)
+        if self.keys.shape[-1] == self.key_dim:
+            blank = torch.zeros(*self.keys.shape[:2], 4 * self.n_offsets, device=self.keys.device)
+            self.keys = torch.cat([self.keys, blank], -1)
+
     def candidate_keys(self, out: torch.Tensor, values: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """Learned keys from the causal windows plus the colours of the candidates' whole known windows."""
         return torch.cat([super().candidate_keys(out, values, known), self.window_code(values, known)], -1)

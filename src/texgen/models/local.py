@@ -197,7 +197,7 @@ def set_candidates(model, grid: torch.Tensor, known: torch.Tensor) -> None:
         pick = pick.sort().values.to(ys.device)
         ys, xs = ys[pick], xs[pick]
     colours = grid[:, ys, xs]
-    if not getattr(codec, "grouped", False):
+    if not getattr(codec, "grouped", False) or len(ys) == 0:  # no seed: the codec's colour grid, no keys
         codec.use_candidates(colours)
         return
     win = model.window
