@@ -20,6 +20,8 @@
   by a Gaussian mixture in RGB predicted from the hidden state; local ordering (see ``ExemplarCodec``).
 - ``pointer``: the exemplar codec plus query-key scores between the pixel's window and each candidate's
   own window (see ``PointerCodec``).
+- ``match``: the pointer codec plus a learned distance between the raw colours of the two windows (see
+  ``MatchCodec``; the demo's generator).
 - ``vq``: codes of a trained VQ tokenizer (see ``vq.py``); the sequence runs over the code grid.
 
 Every codec maps images to a *grid* of tokens (``to_grid``/``from_grid``: the identity for pixel
