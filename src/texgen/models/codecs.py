@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .colour import encode_nearest, rgb_to_lab
+from .local import Window
 from .vq import Tokenizer, TokenizerConfig
 
 LUMA = (0.299, 0.587, 0.114)
@@ -426,6 +427,11 @@ class PointerCodec(ExemplarCodec):
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.mixture(hidden), self.qk(hidden)], -1)
 
+    @property
+    def pointer_dim(self) -> int:
+        """Size of the head output: mixture parameters, query, key."""
+        return self.components * 5 + 2 * self.key_dim
+
     def split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(mixture parameters, query, key) of head outputs."""
         return out.split([self.components * 5, self.key_dim, self.key_dim], -1)
@@ -500,7 +506,6 @@ class MatchCodec(PointerCodec):
 
     @classmethod
     def from_config(cls, cfg):
-        from .local import Window
         return cls(cfg.n_embd, cfg.dropout, cfg.act, Window(cfg.window, cfg.reach).offsets)
 
     def __init__(self, n_embd: int, dropout: float, act: str = "relu", offsets: torch.Tensor | None = None):
@@ -514,7 +519,6 @@ class MatchCodec(PointerCodec):
         # mean squared differences of similar neighbourhoods are ~0.003-0.01 (colours in [0, 1])
         self.log_beta = nn.Parameter(torch.tensor(math.log(300.0)))
         self.log_missing = nn.Parameter(torch.tensor(math.log(0.03)))
-        self.pointer_dim = self.components * 5 + 2 * self.key_dim
 
     def window_code(self, values: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """(N, 4K): the window's colours (zero where unknown) and its known-mask, appended to the head output."""
