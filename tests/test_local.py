@@ -296,6 +296,40 @@ def test_match_codec_distance_is_the_weighted_mean_over_offsets_known_in_both():
     assert same.item() == pytest.approx(0.0, abs=1e-6)
 
 
+def test_match_codec_border_cost_and_sharpness_enter_generation_only():
+    """``border_cost`` charges a seed candidate for each offset its window lacks that the query knows, and
+    ``sharpness`` multiplies beta, in the generation scores only; the training loss is unchanged."""
+    from texgen.models.codecs import MatchCodec
+
+    torch.manual_seed(0)
+    win = L.Window(1)
+    plain = MatchCodec(8, 0.0, offsets=win.offsets)
+    codec = MatchCodec(8, 0.0, offsets=win.offsets, border_cost=0.5, sharpness=2.0)
+    codec.load_state_dict(plain.state_dict())
+    values = torch.rand(1, win.size, 3)
+    query = win.causal[None].clone()  # the query knows the four raster-earlier neighbours
+    inside = torch.ones(1, win.size, dtype=torch.bool)
+    edge = inside & (win.offsets[:, 0] >= 0)[None]  # a candidate on the seed's top edge: nothing above
+    out = torch.randn(1, 1, plain.pointer_dim)
+    out = torch.cat([out, plain.window_code(values, query)[None]], -1)
+    colours = values[:, win.centre].expand(2, 3)[None]
+    keys = torch.cat([torch.randn(1, 1, plain.key_dim).expand(1, 2, -1),
+                      torch.cat([plain.window_code(values, inside), plain.window_code(values, edge)])[None]], -1)
+    for c in (plain, codec):
+        c.use_candidates(colours, keys)
+    beta = torch.exp(plain.log_beta)
+    w = torch.exp(plain.log_weight) * query[0]
+    lacks = (w * ~edge[0]).sum() / w.sum()  # the share of the query's weight above the edge candidate
+    gap_plain = (plain.candidate_logits(out) @ torch.tensor([1.0, -1.0])).item()
+    gap = (codec.candidate_logits(out) @ torch.tensor([1.0, -1.0])).item()
+    assert gap_plain == pytest.approx((beta * torch.exp(plain.log_missing) * lacks).item(), rel=1e-3)
+    assert gap == pytest.approx((2.0 * beta * (torch.exp(plain.log_missing) + 0.5) * lacks).item(), rel=1e-3)
+    assert torch.equal(codec.pointer_logits(out, colours, keys), plain.pointer_logits(out, colours, keys))
+    heads = torch.randn(8, plain.pointer_dim + 4 * win.size)
+    target = (torch.rand(8, 3), torch.tensor([4]))
+    assert torch.equal(codec.loss(heads, target), plain.loss(heads, target))
+
+
 def test_match_codec_continues_stripes_that_need_the_fourth_row_up():
     """Horizontal stripes 4 px wide after 16 seed rows: only a window that sees four rows up can tell the
     stripe's fourth row from the next one's first. The match codec's window distance (a ring to 4) continues
