@@ -330,6 +330,32 @@ def test_match_codec_border_cost_and_sharpness_enter_generation_only():
     assert torch.equal(codec.loss(heads, target), plain.loss(heads, target))
 
 
+def test_sample_command_grows_a_match_model_with_a_border_cost(tmp_path):
+    """``texgen sample --border-cost`` grows a tileable texture from a seed image with a match model, and
+    refuses the option for another codec with a clear error."""
+    from PIL import Image
+
+    from texgen.cli import main
+    from texgen.models.model import ModelConfig, TextureModel
+    from texgen.models.train import save_model
+
+    seed = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(seed).save(tmp_path / "seed.png")
+    for codec in ("match", "exemplar"):
+        cfg = ModelConfig(ordering="local", codec=codec, window=1, n_embd=8, n_head=2, n_layer=1, adapt_steps=2,
+                          adapt_batch=8)
+        torch.manual_seed(0)
+        save_model(tmp_path / f"{codec}.pt", TextureModel(cfg), {})
+    args = ["sample", "--seed-image", str(tmp_path / "seed.png"), "--size", "16", "--tileable", "xy",
+            "--border-cost", "0.7"]
+    assert main(args + ["--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "t.png")]) in (0, None)
+    with Image.open(tmp_path / "t.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    assert out.shape == (16, 16, 3) and np.array_equal(out[:8, :8], seed)
+    with pytest.raises(SystemExit, match="needs a match-codec model"):
+        main(args + ["--model", str(tmp_path / "exemplar.pt"), "--out", str(tmp_path / "u.png")])
+
+
 def test_match_codec_continues_stripes_that_need_the_fourth_row_up():
     """Horizontal stripes 4 px wide after 16 seed rows: only a window that sees four rows up can tell the
     stripe's fourth row from the next one's first. The match codec's window distance (a ring to 4) continues

@@ -44,6 +44,9 @@ def _read_seed_image(path: str):
              help="local models: wrap around the canvas so the texture tiles along x, y or both"),
          arg("--adapt-steps", type=int, default=None,
              help="local models: test-time training steps on the seed (default: the model's own)"),
+         arg("--border-cost", type=float, default=None,
+             help="match models: extra cost of a seed pixel whose window leaves the seed (default: the model's "
+                  "own; 0.7 grew textures with 3 %% lower SWD on the demo, see README)"),
          DEVICE,
          arg("--seed-image", default=None,
              help="image whose seed part is kept (local models: the whole image, grown from the top-left)"),
@@ -64,6 +67,12 @@ def sample(a) -> None:
     from ..models.sample import complete, grid, grow, image_shape, mark_seed, save_png, seed_mask
 
     model, _ = load_model(a.model, device(a.device))
+    if a.border_cost is not None:
+        if model.cfg.codec != "match":
+            raise SystemExit(f"error: --border-cost needs a match-codec model (this one's codec is {model.cfg.codec!r})")
+        if a.border_cost < 0:
+            raise SystemExit(f"error: --border-cost must be >= 0, got {a.border_cost}")
+        model.codec.border_cost = a.border_cost
     if a.size:
         a.height = a.width = a.size
     natural = image_shape(model, a.height)[1]
