@@ -296,38 +296,39 @@ def test_match_codec_distance_is_the_weighted_mean_over_offsets_known_in_both():
     assert same.item() == pytest.approx(0.0, abs=1e-6)
 
 
-def test_match_codec_border_cost_and_sharpness_enter_generation_only():
-    """``border_cost`` charges a seed candidate for each offset its window lacks that the query knows, and
-    ``sharpness`` multiplies beta, in the generation scores only; the training loss is unchanged."""
-    from texgen.models.codecs import MatchCodec
+def test_match_codec_seed_prior_shifts_the_adapted_copy_only():
+    """``border_cost`` adds to the missing cost and ``sharpness`` multiplies beta in the copy adapted to a
+    seed (before its test-time training); the pre-trained model is unchanged. In the copy's scores a seed
+    candidate lacking offsets the query knows loses sharpness * beta * (missing + border) * their share."""
+    from texgen.models.model import ModelConfig, TextureModel
 
     torch.manual_seed(0)
-    win = L.Window(1)
-    plain = MatchCodec(8, 0.0, offsets=win.offsets)
-    codec = MatchCodec(8, 0.0, offsets=win.offsets, border_cost=0.5, sharpness=2.0)
-    codec.load_state_dict(plain.state_dict())
+    cfg = ModelConfig(ordering="local", codec="match", window=1, n_embd=8, n_head=2, n_layer=1,
+                      border_cost=0.5, sharpness=2.0)
+    model = TextureModel(cfg)
+    plain = model.codec
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    tuned = L.adapt(model, torch.rand(6, 6, 3), np.ones((6, 6), bool), 0)
+    assert tuned is not model and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    codec = tuned.codec
+    beta, missing = torch.exp(plain.log_beta), torch.exp(plain.log_missing)
+    assert torch.exp(codec.log_beta).item() == pytest.approx(2.0 * beta.item(), rel=1e-5)
+    assert torch.exp(codec.log_missing).item() == pytest.approx(missing.item() + 0.5, rel=1e-5)
+    win = model.window
     values = torch.rand(1, win.size, 3)
     query = win.causal[None].clone()  # the query knows the four raster-earlier neighbours
     inside = torch.ones(1, win.size, dtype=torch.bool)
     edge = inside & (win.offsets[:, 0] >= 0)[None]  # a candidate on the seed's top edge: nothing above
-    out = torch.randn(1, 1, plain.pointer_dim)
-    out = torch.cat([out, plain.window_code(values, query)[None]], -1)
+    out = torch.cat([torch.randn(1, 1, plain.pointer_dim), plain.window_code(values, query)[None]], -1)
     colours = values[:, win.centre].expand(2, 3)[None]
     keys = torch.cat([torch.randn(1, 1, plain.key_dim).expand(1, 2, -1),
                       torch.cat([plain.window_code(values, inside), plain.window_code(values, edge)])[None]], -1)
-    for c in (plain, codec):
-        c.use_candidates(colours, keys)
-    beta = torch.exp(plain.log_beta)
     w = torch.exp(plain.log_weight) * query[0]
     lacks = (w * ~edge[0]).sum() / w.sum()  # the share of the query's weight above the edge candidate
-    gap_plain = (plain.candidate_logits(out) @ torch.tensor([1.0, -1.0])).item()
-    gap = (codec.candidate_logits(out) @ torch.tensor([1.0, -1.0])).item()
-    assert gap_plain == pytest.approx((beta * torch.exp(plain.log_missing) * lacks).item(), rel=1e-3)
-    assert gap == pytest.approx((2.0 * beta * (torch.exp(plain.log_missing) + 0.5) * lacks).item(), rel=1e-3)
-    assert torch.equal(codec.pointer_logits(out, colours, keys), plain.pointer_logits(out, colours, keys))
-    heads = torch.randn(8, plain.pointer_dim + 4 * win.size)
-    target = (torch.rand(8, 3), torch.tensor([4]))
-    assert torch.equal(codec.loss(heads, target), plain.loss(heads, target))
+    for c, want in ((plain, beta * missing * lacks), (codec, 2.0 * beta * (missing + 0.5) * lacks)):
+        c.use_candidates(colours, keys)
+        gap = (c.candidate_logits(out) @ torch.tensor([1.0, -1.0])).item()
+        assert gap == pytest.approx(want.item(), rel=1e-3)
 
 
 def test_sample_command_grows_a_match_model_with_a_border_cost(tmp_path):
@@ -347,13 +348,15 @@ def test_sample_command_grows_a_match_model_with_a_border_cost(tmp_path):
         torch.manual_seed(0)
         save_model(tmp_path / f"{codec}.pt", TextureModel(cfg), {})
     args = ["sample", "--seed-image", str(tmp_path / "seed.png"), "--size", "16", "--tileable", "xy",
-            "--border-cost", "0.7"]
+            "--border-cost", "0.7", "--sharpness", "2"]
     assert main(args + ["--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "t.png")]) in (0, None)
     with Image.open(tmp_path / "t.png") as im:
         out = np.asarray(im.convert("RGB"))
     assert out.shape == (16, 16, 3) and np.array_equal(out[:8, :8], seed)
     with pytest.raises(SystemExit, match="needs a match-codec model"):
         main(args + ["--model", str(tmp_path / "exemplar.pt"), "--out", str(tmp_path / "u.png")])
+    with pytest.raises(SystemExit, match="--sharpness must be > 0"):
+        main(args[:-2] + ["--sharpness", "0", "--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "u.png")])
 
 
 def test_match_codec_continues_stripes_that_need_the_fourth_row_up():

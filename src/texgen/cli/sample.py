@@ -45,8 +45,11 @@ def _read_seed_image(path: str):
          arg("--adapt-steps", type=int, default=None,
              help="local models: test-time training steps on the seed (default: the model's own)"),
          arg("--border-cost", type=float, default=None,
-             help="match models: extra cost of a seed pixel whose window leaves the seed (default: the model's "
-                  "own; 0.7 grew textures with 3 %% lower SWD on the demo, see README)"),
+             help="match models: extra cost of a seed pixel whose window leaves the seed, set before test-time "
+                  "training (default: the model's own; 0 = off; see README 'A border prior')"),
+         arg("--sharpness", type=float, default=None,
+             help="match models: multiplies the window distance's sharpness before test-time training "
+                  "(default: the model's own; 1 = off)"),
          DEVICE,
          arg("--seed-image", default=None,
              help="image whose seed part is kept (local models: the whole image, grown from the top-left)"),
@@ -67,12 +70,15 @@ def sample(a) -> None:
     from ..models.sample import complete, grid, grow, image_shape, mark_seed, save_png, seed_mask
 
     model, _ = load_model(a.model, device(a.device))
-    if a.border_cost is not None:
+    for name, value, ok in (("border-cost", a.border_cost, a.border_cost is None or a.border_cost >= 0),
+                            ("sharpness", a.sharpness, a.sharpness is None or a.sharpness > 0)):
+        if value is None:
+            continue
         if model.cfg.codec != "match":
-            raise SystemExit(f"error: --border-cost needs a match-codec model (this one's codec is {model.cfg.codec!r})")
-        if a.border_cost < 0:
-            raise SystemExit(f"error: --border-cost must be >= 0, got {a.border_cost}")
-        model.codec.border_cost = a.border_cost
+            raise SystemExit(f"error: --{name} needs a match-codec model (this one's codec is {model.cfg.codec!r})")
+        if not ok:
+            raise SystemExit(f"error: --{name} must be {'>= 0' if name == 'border-cost' else '> 0'}, got {value}")
+        setattr(model.codec, name.replace("-", "_"), value)
     if a.size:
         a.height = a.width = a.size
     natural = image_shape(model, a.height)[1]

@@ -514,8 +514,7 @@ class MatchCodec(PointerCodec):
         super().__init__(n_embd, dropout, act)
         if offsets is None:
             raise ValueError("the match codec needs the window's offsets (ordering: local)")
-        # generation only (see ``candidate_logits``): set by hand, not learned
-        self.border_cost, self.sharpness = border_cost, sharpness
+        self.border_cost, self.sharpness = border_cost, sharpness  # see ``seed_prior``: set by hand
         self.n_offsets = len(offsets)
         r = float(offsets.abs().max())
         sigma = (2 * r + 1) / 6.4  # Efros-Leung's Gaussian for a (2r+1)-wide window
@@ -541,10 +540,9 @@ class MatchCodec(PointerCodec):
         """Learned keys from the causal windows plus the colours of the candidates' whole known windows."""
         return torch.cat([super().candidate_keys(out, values, known), self.window_code(values, known)], -1)
 
-    def distance(self, query: torch.Tensor, keys: torch.Tensor, border: float = 0.0) -> torch.Tensor:
+    def distance(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """Weighted mean squared differences (G, n, P) between query windows (G, n, 4K) and candidate
-        windows (G, P, 4K) (``window_code`` layouts), as matrix products (no (n, P, K) tensor); an offset
-        known in the query but not in the candidate costs the learned constant plus ``border``."""
+        windows (G, P, 4K) (``window_code`` layouts), as matrix products (no (n, P, K) tensor)."""
         k = self.n_offsets
         xq, mq = query[..., :3 * k], query[..., 3 * k:]
         xc, mc = keys[..., :3 * k], keys[..., 3 * k:]
@@ -555,23 +553,29 @@ class MatchCodec(PointerCodec):
         both = a @ mc.transpose(1, 2)  # weight known in both
         num = (a * sq_q) @ mc.transpose(1, 2) + a @ (sq_c * mc).transpose(1, 2) - 2 * aw @ xc.transpose(1, 2)
         total = a.sum(-1, keepdim=True)
-        return (num.clamp_min(0) + (torch.exp(self.log_missing) + border) * (total - both)) / (total + 1e-6)
+        return (num.clamp_min(0) + torch.exp(self.log_missing) * (total - both)) / (total + 1e-6)
 
-    def pointer_logits(self, out: torch.Tensor, candidates: torch.Tensor, keys: torch.Tensor,
-                       border: float = 0.0, sharpness: float = 1.0) -> torch.Tensor:
+    def pointer_logits(self, out: torch.Tensor, candidates: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         d = self.pointer_dim
         base = super().pointer_logits(out[..., :d], candidates, keys[..., :self.key_dim])
-        return base - sharpness * torch.exp(self.log_beta) * self.distance(out[..., d:], keys[..., self.key_dim:],
-                                                                           border)
+        return base - torch.exp(self.log_beta) * self.distance(out[..., d:], keys[..., self.key_dim:])
 
-    def candidate_logits(self, out: torch.Tensor) -> torch.Tensor:
-        """Generation: the candidates are seed pixels, so an offset their window lacks lies beyond the
-        seed (in training it was one the random mask hid). Such a candidate is a dead end -- the pixels
-        after it find no continuation of its neighbourhood and drift (a dark band grew into a wedge) --
-        a cost over many steps that one-step likelihood cannot learn: ``border_cost`` adds it, as
-        Efros-Leung draws only from windows inside the seed, and ``sharpness`` multiplies beta, as
-        Efros-Leung keeps only candidates within 10 % of the best match. Both are set by hand."""
-        return self.pointer_logits(out, self.candidates, self.keys, self.border_cost, self.sharpness)
+    @property
+    def has_seed_prior(self) -> bool:
+        return self.border_cost > 0 or self.sharpness != 1.0
+
+    @torch.no_grad()
+    def seed_prior(self) -> None:
+        """Shift a copy adapted to one seed before its test-time training (``local.adapt``): the missing
+        cost grows by ``border_cost`` and beta is multiplied by ``sharpness``. At generation an offset a
+        seed candidate lacks lies beyond the seed (in pre-training, one the random mask hid): such a
+        candidate is a dead end -- the pixels after it find no continuation of its neighbourhood and drift
+        (the yellow brick's dark band grew into a wedge) -- a cost over many steps that one-step likelihood
+        cannot learn; Efros-Leung draws only from windows inside the seed, and keeps only candidates within
+        10 % of the best match. Test-time training then fits everything else around the shifted values
+        (measured better for growth than shifting after it; README "A border prior")."""
+        self.log_missing.copy_(torch.log(torch.exp(self.log_missing) + self.border_cost))
+        self.log_beta.add_(math.log(self.sharpness))
 
     def split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(mixture parameters, query, key) of head outputs (the window code after them is left out)."""

@@ -243,11 +243,17 @@ def adapt(model, grid: torch.Tensor, known: np.ndarray, steps: int, lr: float = 
     """A copy of ``model`` fine-tuned for ``steps`` on windows of the seed (one token grid (H, W, ...),
     ``known`` its seed pixels): test-time training on the one texture being grown.
 
-    Only windows centred on seed pixels are used, and only their seed pixels are known. Returns the
-    model itself when steps is 0."""
-    if steps <= 0:
+    Only windows centred on seed pixels are used, and only their seed pixels are known. A codec with a
+    seed prior (``MatchCodec.seed_prior``) is shifted first. Returns the model itself when steps is 0
+    and there is no prior."""
+    prior = getattr(model.codec, "has_seed_prior", False)
+    if steps <= 0 and not prior:
         return model
     tuned = copy.deepcopy(model)
+    if prior:
+        tuned.codec.seed_prior()
+    if steps <= 0:
+        return tuned.eval()
     tuned.train()
     gen = torch.Generator().manual_seed(seed)
     kn = torch.as_tensor(np.asarray(known, bool), device=grid.device)

@@ -37,8 +37,8 @@ class ModelConfig(DictConfig):
     adapt_steps: int = 0  # local ordering: test-time training steps on the seed before generating (0 = none)
     adapt_lr: float = 0.002
     adapt_batch: int = 128
-    border_cost: float = 0.0  # match codec, generation: extra cost of a seed candidate's window leaving the seed
-    sharpness: float = 1.0  # match codec, generation: multiplies the learned distance sharpness beta
+    border_cost: float = 0.0  # match codec, before test-time training: added to the missing-offset cost
+    sharpness: float = 1.0  # match codec, before test-time training: multiplies the distance sharpness beta
 
     @property
     def local(self) -> bool:
