@@ -302,6 +302,9 @@ def test_match_codec_seed_prior_shifts_the_adapted_copy_only():
     candidate lacking offsets the query knows loses sharpness * beta * (missing + border) * their share."""
     from texgen.models.model import ModelConfig, TextureModel
 
+    with pytest.raises(ValueError, match="seed prior of the match codec"):
+        TextureModel(ModelConfig(ordering="local", codec="pointer", window=1, n_embd=8, n_head=2, n_layer=1,
+                                 border_cost=0.5))
     torch.manual_seed(0)
     cfg = ModelConfig(ordering="local", codec="match", window=1, n_embd=8, n_head=2, n_layer=1,
                       border_cost=0.5, sharpness=2.0)

@@ -52,6 +52,8 @@ class TextureModel(nn.Module):
         self.codec = make_codec(cfg)
         if getattr(self.codec, "needs_candidates", False) and not cfg.local:
             raise ValueError(f"the {cfg.codec} codec chooses among a seed's colours: it needs ordering: local")
+        if (cfg.border_cost or cfg.sharpness != 1.0) and not hasattr(self.codec, "seed_prior"):
+            raise ValueError(f"border_cost and sharpness are a seed prior of the match codec, not of {cfg.codec!r}")
         if cfg.local:
             if cfg.window < 1:
                 raise ValueError(f"the local ordering needs window >= 1, got {cfg.window}")
