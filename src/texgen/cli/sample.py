@@ -70,15 +70,17 @@ def sample(a) -> None:
     from ..models.sample import complete, grid, grow, image_shape, mark_seed, save_png, seed_mask
 
     model, _ = load_model(a.model, device(a.device))
-    for name, value, ok in (("border-cost", a.border_cost, a.border_cost is None or a.border_cost >= 0),
-                            ("sharpness", a.sharpness, a.sharpness is None or a.sharpness > 0)):
-        if value is None:
-            continue
-        if model.cfg.codec != "match":
-            raise SystemExit(f"error: --{name} needs a match-codec model (this one's codec is {model.cfg.codec!r})")
-        if not ok:
-            raise SystemExit(f"error: --{name} must be {'>= 0' if name == 'border-cost' else '> 0'}, got {value}")
-        setattr(model.codec, name.replace("-", "_"), value)
+    if (a.border_cost, a.sharpness) != (None, None) and model.cfg.codec != "match":
+        raise SystemExit(f"error: --border-cost and --sharpness need a match-codec model (this one's codec is "
+                         f"{model.cfg.codec!r})")
+    if a.border_cost is not None:
+        if a.border_cost < 0:
+            raise SystemExit(f"error: --border-cost must be >= 0, got {a.border_cost}")
+        model.codec.border_cost = a.border_cost
+    if a.sharpness is not None:
+        if a.sharpness <= 0:
+            raise SystemExit(f"error: --sharpness must be > 0, got {a.sharpness}")
+        model.codec.sharpness = a.sharpness
     if a.size:
         a.height = a.width = a.size
     natural = image_shape(model, a.height)[1]
