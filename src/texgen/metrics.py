@@ -65,18 +65,23 @@ def laplacian_pyramid(img: np.ndarray, levels: int) -> list[np.ndarray]:
 
 
 def _patches(level: np.ndarray, size: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n patches (rows) of one pyramid level: every position when it has at most n (no sampling noise),
+    else n distinct positions drawn at random."""
     h, w = level.shape[:2]
     if h < size or w < size:
         return np.zeros((0, size * size * 3))
-    ys = rng.integers(0, h - size + 1, n)
-    xs = rng.integers(0, w - size + 1, n)
+    positions = (h - size + 1) * (w - size + 1)
+    flat = np.arange(positions) if positions <= n else rng.choice(positions, n, replace=False)
+    ys, xs = np.divmod(flat, w - size + 1)
     return np.stack([level[y:y + size, x:x + size].ravel() for y, x in zip(ys, xs)])
 
 
 def sliced_wasserstein(a: np.ndarray, b: np.ndarray, projections: int, rng: np.random.Generator) -> float:
-    """Sliced Wasserstein distance between two equally sized sets of descriptors (rows)."""
+    """Sliced Wasserstein distance between two sets of descriptors (rows); the larger set is subsampled
+    at random to the smaller one's size."""
     n = min(len(a), len(b))
-    a, b = a[:n], b[:n]
+    a = a if len(a) == n else a[rng.choice(len(a), n, replace=False)]
+    b = b if len(b) == n else b[rng.choice(len(b), n, replace=False)]
     dirs = rng.normal(size=(a.shape[1], projections))
     dirs /= np.linalg.norm(dirs, axis=0, keepdims=True)
     pa, pb = np.sort(a @ dirs, axis=0), np.sort(b @ dirs, axis=0)
@@ -84,9 +89,21 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, projections: int, rng: np.r
 
 
 def swd(images_a: list[np.ndarray], images_b: list[np.ndarray], levels: int = 3, patch: int = 7,
-        per_image: int = 64, projections: int = 128, seed: int = 0) -> float:
+        per_image: int = 1024, projections: int = 512, seed: int = 0) -> float:
     """Texture-statistics distance (ProGAN's metric): SWD between 7x7 patches of the Laplacian pyramid
-    levels of two image sets, descriptors normalised per level and channel, averaged over levels (x1e3)."""
+    levels of two image sets, descriptors normalised per level and channel, averaged over levels (x1e3).
+
+    Dense by default: every patch of an image with at most ``per_image`` positions (the probes' 32 x 32
+    crops), 1,024 of larger ones (the 128 x 128 grown textures), 512 projections. With the first
+    settings (64 random patches per image, 128 projections) the growth probe's figure moved by a standard
+    deviation of 8.2 (model) and 5.6 (Efros-Leung) over the metric's own random seed, on a mean of ~200 --
+    as large as the gaps it was meant to judge; with these, 2.9 and 2.7 (0.8 s per call instead of 0.06)."""
+    return float(np.mean(swd_levels(images_a, images_b, levels, patch, per_image, projections, seed)))
+
+
+def swd_levels(images_a: list[np.ndarray], images_b: list[np.ndarray], levels: int = 3, patch: int = 7,
+               per_image: int = 1024, projections: int = 512, seed: int = 0) -> list[float]:
+    """``swd`` per pyramid level (finest first, x1e3): which scale of structure two image sets differ in."""
     rng = np.random.default_rng(seed)
     pyr_a = [laplacian_pyramid(im, levels) for im in images_a]
     pyr_b = [laplacian_pyramid(im, levels) for im in images_b]
@@ -101,8 +118,8 @@ def swd(images_a: list[np.ndarray], images_b: list[np.ndarray], levels: int = 3,
         mean, std = both.mean(axis=(0, 1)), both.std(axis=(0, 1)) + 1e-8
         da = ((da.reshape(-1, patch * patch, 3) - mean) / std).reshape(len(da), -1)
         db = ((db.reshape(-1, patch * patch, 3) - mean) / std).reshape(len(db), -1)
-        dists.append(sliced_wasserstein(da, db, projections, rng))
-    return float(np.mean(dists) * 1e3) if dists else float("nan")
+        dists.append(sliced_wasserstein(da, db, projections, rng) * 1e3)
+    return dists or [float("nan")]
 
 
 def _neighbour_diffs(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

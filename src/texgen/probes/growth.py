@@ -56,7 +56,8 @@ class GrowthSet:
 
     def scores(self, images: list[np.ndarray], seconds: float) -> dict:
         n = len(images)
-        return {"swd": M.swd(images, self.refs[:n]),
+        levels = M.swd_levels(images, self.refs[:n])
+        return {"swd": float(np.mean(levels)), "swd_levels": levels,
                 "lab_w1": float(np.mean([M.lab_wasserstein(im.reshape(-1, 3), pool)
                                          for im, pool in zip(images, self.pools)])),
                 "seconds_per_texture": seconds / n, "tileability": float(np.mean([M.tileability(im)

@@ -191,11 +191,11 @@ def _completion_scores(crops, samples, mask) -> dict:
         w1.append(np.mean([M.lab_wasserstein(o[~mask], truth[~mask]) for o in outs]))
         seams.append(np.mean([M.seam_continuity(o, mask, truth) for o in outs]))
     # SWD between equally sized sets: the j-th sample of every crop against the crops, averaged over j
-    swd = np.mean([M.swd([outs[j] for outs in samples], crops) for j in range(len(samples[0]))])
+    levels = np.mean([M.swd_levels([outs[j] for outs in samples], crops) for j in range(len(samples[0]))], 0)
     return {"mse": float(np.mean(per_mse)), "psnr": float(np.mean(per_psnr)), "ssim": float(np.mean(per_ssim)),
             "best_of_k_mse": float(np.mean(best_mse)), "best_of_k_psnr": float(np.mean(best_psnr)),
             "best_of_k_ssim": float(np.mean(best_ssim)), "lab_w1": float(np.mean(w1)),
-            "swd": float(swd), "seam": float(np.nanmean(seams))}
+            "swd": float(np.mean(levels)), "swd_levels": levels.tolist(), "seam": float(np.nanmean(seams))}
 
 
 def completion_probe(model, split_tsv, p, root="."):
