@@ -334,9 +334,41 @@ def test_match_codec_seed_prior_shifts_the_adapted_copy_only():
         assert gap == pytest.approx(want.item(), rel=1e-3)
 
 
+def test_match_codec_edge_cost_lowers_candidates_by_their_window_outside_the_seed():
+    """At generation ``edge_cost`` takes edge_cost x (share of the window weight outside the seed) off each
+    candidate: between a candidate inside the seed and one on its edge the score gap grows by exactly
+    edge_cost x the difference of their shares; training's loss is unchanged."""
+    from texgen.models.model import ModelConfig, TextureModel
+
+    with pytest.raises(ValueError, match="seed prior of the match codec"):
+        TextureModel(ModelConfig(ordering="local", codec="exemplar", window=1, n_embd=8, n_head=2, n_layer=1,
+                                 edge_cost=1.0))
+    torch.manual_seed(0)
+    model = TextureModel(ModelConfig(ordering="local", codec="match", window=1, n_embd=8, n_head=2, n_layer=1))
+    codec, win = model.codec, model.window
+    values = torch.rand(1, win.size, 3)
+    inside = torch.ones(1, win.size, dtype=torch.bool)
+    inside[:, win.centre] = False
+    edge = inside & (win.offsets[:, 0] <= 0)[None]  # on the seed's bottom edge: nothing below
+    out = torch.cat([torch.randn(1, 1, codec.pointer_dim), codec.window_code(values, win.causal[None])[None]], -1)
+    colours = values[:, win.centre].expand(2, 3)[None]
+    keys = torch.cat([torch.randn(1, 1, codec.key_dim).expand(1, 2, -1),
+                      torch.cat([codec.window_code(values, inside), codec.window_code(values, edge)])[None]], -1)
+    codec.use_candidates(colours, keys)
+    plain = (codec.candidate_logits(out) @ torch.tensor([1.0, -1.0])).item()
+    w = torch.exp(codec.log_weight)
+    below = (w * (win.offsets[:, 0] > 0)).sum() / w.sum()  # what the edge candidate lacks
+    share = codec.outside_share().detach()
+    assert (share[0, 1] - share[0, 0]).item() == pytest.approx(below.item(), rel=1e-5)
+    codec.edge_cost = 3.0
+    assert (codec.candidate_logits(out) @ torch.tensor([1.0, -1.0])).item() == pytest.approx(
+        plain + 3.0 * below.item(), rel=1e-4)
+    assert codec.pointer_logits(out, colours, keys).shape == (1, 1, 2)  # training's scores carry no edge term
+
+
 def test_sample_command_grows_a_match_model_with_a_border_cost(tmp_path):
-    """``texgen sample --border-cost`` grows a tileable texture from a seed image with a match model, and
-    refuses the option for another codec with a clear error."""
+    """``texgen sample --border-cost --edge-cost --sharpness`` grows a tileable texture from a seed image with
+    a match model, and refuses the options for another codec, or out of range, with a clear error."""
     from PIL import Image
 
     from texgen.cli import main
@@ -351,13 +383,15 @@ def test_sample_command_grows_a_match_model_with_a_border_cost(tmp_path):
         torch.manual_seed(0)
         save_model(tmp_path / f"{codec}.pt", TextureModel(cfg), {})
     args = ["sample", "--seed-image", str(tmp_path / "seed.png"), "--size", "16", "--tileable", "xy",
-            "--border-cost", "0.7", "--sharpness", "2"]
+            "--border-cost", "0.7", "--edge-cost", "5", "--sharpness", "2"]
     assert main(args + ["--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "t.png")]) in (0, None)
     with Image.open(tmp_path / "t.png") as im:
         out = np.asarray(im.convert("RGB"))
     assert out.shape == (16, 16, 3) and np.array_equal(out[:8, :8], seed)
     with pytest.raises(SystemExit, match="need a match-codec model"):
         main(args + ["--model", str(tmp_path / "exemplar.pt"), "--out", str(tmp_path / "u.png")])
+    with pytest.raises(SystemExit, match="--edge-cost must be >= 0"):
+        main(args[:-4] + ["--edge-cost", "-1", "--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "u.png")])
     with pytest.raises(SystemExit, match="--sharpness must be > 0"):
         main(args[:-2] + ["--sharpness", "0", "--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "u.png")])
 

@@ -50,6 +50,9 @@ def _read_seed_image(path: str):
          arg("--sharpness", type=float, default=None,
              help="match models: multiplies the window distance's sharpness before test-time training "
                   "(default: the model's own; 1 = off)"),
+         arg("--edge-cost", type=float, default=None,
+             help="match models: nats off a seed pixel's score per share of its window outside the seed "
+                  "(default: the model's own; 0 = off; see README 'An edge prior')"),
          DEVICE,
          arg("--seed-image", default=None,
              help="image whose seed part is kept (local models: the whole image, grown from the top-left)"),
@@ -70,9 +73,9 @@ def sample(a) -> None:
     from ..models.sample import complete, grid, grow, image_shape, mark_seed, save_png, seed_mask
 
     model, _ = load_model(a.model, device(a.device))
-    if (a.border_cost, a.sharpness) != (None, None) and model.cfg.codec != "match":
-        raise SystemExit(f"error: --border-cost and --sharpness need a match-codec model (this one's codec is "
-                         f"{model.cfg.codec!r})")
+    if (a.border_cost, a.sharpness, a.edge_cost) != (None, None, None) and model.cfg.codec != "match":
+        raise SystemExit(f"error: --border-cost, --sharpness and --edge-cost need a match-codec model (this one's "
+                         f"codec is {model.cfg.codec!r})")
     if a.border_cost is not None:
         if a.border_cost < 0:
             raise SystemExit(f"error: --border-cost must be >= 0, got {a.border_cost}")
@@ -81,6 +84,10 @@ def sample(a) -> None:
         if a.sharpness <= 0:
             raise SystemExit(f"error: --sharpness must be > 0, got {a.sharpness}")
         model.codec.sharpness = a.sharpness
+    if a.edge_cost is not None:
+        if a.edge_cost < 0:
+            raise SystemExit(f"error: --edge-cost must be >= 0, got {a.edge_cost}")
+        model.codec.edge_cost = a.edge_cost
     if a.size:
         a.height = a.width = a.size
     natural = image_shape(model, a.height)[1]

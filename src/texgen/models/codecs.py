@@ -507,14 +507,15 @@ class MatchCodec(PointerCodec):
     @classmethod
     def from_config(cls, cfg):
         return cls(cfg.n_embd, cfg.dropout, cfg.act, Window(cfg.window, cfg.reach).offsets, cfg.border_cost,
-                   cfg.sharpness)
+                   cfg.sharpness, cfg.edge_cost)
 
     def __init__(self, n_embd: int, dropout: float, act: str = "relu", offsets: torch.Tensor | None = None,
-                 border_cost: float = 0.0, sharpness: float = 1.0):
+                 border_cost: float = 0.0, sharpness: float = 1.0, edge_cost: float = 0.0):
         super().__init__(n_embd, dropout, act)
         if offsets is None:
             raise ValueError("the match codec needs the window's offsets (ordering: local)")
-        self.border_cost, self.sharpness = border_cost, sharpness  # see ``seed_prior``: set by hand
+        # set by hand: see ``seed_prior`` (border_cost, sharpness) and ``candidate_logits`` (edge_cost)
+        self.border_cost, self.sharpness, self.edge_cost = border_cost, sharpness, edge_cost
         self.n_offsets = len(offsets)
         r = float(offsets.abs().max())
         sigma = (2 * r + 1) / 6.4  # Efros-Leung's Gaussian for a (2r+1)-wide window
@@ -559,6 +560,24 @@ class MatchCodec(PointerCodec):
         d = self.pointer_dim
         base = super().pointer_logits(out[..., :d], candidates, keys[..., :self.key_dim])
         return base - torch.exp(self.log_beta) * self.distance(out[..., d:], keys[..., self.key_dim:])
+
+    def outside_share(self) -> torch.Tensor:
+        """(G, P): the share of each candidate's window weight (the learned offset weights) that lies outside
+        the known pixels: the same small share for every pixel whose window is wholly inside the seed (its
+        centre, never known; it cancels in the softmax), more the nearer a pixel is to the seed's edge."""
+        known = self.keys[..., self.key_dim + 3 * self.n_offsets:]
+        w = torch.exp(self.log_weight)
+        return 1 - (known @ w) / w.sum()
+
+    def candidate_logits(self, out: torch.Tensor) -> torch.Tensor:
+        """Generation's scores; ``edge_cost`` nats times ``outside_share`` is taken off each candidate: a seed
+        pixel near the seed's edge has no known continuation on that side, so a run copied from it ends
+        there and what follows drifts (the yellow brick's dark bottom rows grew into a wedge over the whole
+        canvas). Efros-Leung draws only from windows wholly inside the seed; this is that rule, soft. It acts
+        at generation only: in training every window's neighbourhood is inside its crop, so likelihood
+        cannot learn it."""
+        logits = super().candidate_logits(out)
+        return logits - self.edge_cost * self.outside_share()[:, None] if self.edge_cost else logits
 
     @property
     def has_seed_prior(self) -> bool:

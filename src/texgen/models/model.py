@@ -39,6 +39,7 @@ class ModelConfig(DictConfig):
     adapt_batch: int = 128
     border_cost: float = 0.0  # match codec, before test-time training: added to the missing-offset cost
     sharpness: float = 1.0  # match codec, before test-time training: multiplies the distance sharpness beta
+    edge_cost: float = 0.0  # match codec, at generation: nats off a candidate per share of its window outside the seed
 
     @property
     def local(self) -> bool:
@@ -52,8 +53,9 @@ class TextureModel(nn.Module):
         self.codec = make_codec(cfg)
         if getattr(self.codec, "needs_candidates", False) and not cfg.local:
             raise ValueError(f"the {cfg.codec} codec chooses among a seed's colours: it needs ordering: local")
-        if (cfg.border_cost or cfg.sharpness != 1.0) and not hasattr(self.codec, "seed_prior"):
-            raise ValueError(f"border_cost and sharpness are a seed prior of the match codec, not of {cfg.codec!r}")
+        if (cfg.border_cost or cfg.edge_cost or cfg.sharpness != 1.0) and not hasattr(self.codec, "seed_prior"):
+            raise ValueError(f"border_cost, edge_cost and sharpness are a seed prior of the match codec, not of "
+                             f"{cfg.codec!r}")
         if cfg.local:
             if cfg.window < 1:
                 raise ValueError(f"the local ordering needs window >= 1, got {cfg.window}")
