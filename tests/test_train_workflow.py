@@ -68,6 +68,9 @@ def test_growth_probe_and_references(tiny_run):
         assert g["model"]["swd"] > 0 and g["model"]["seconds_per_texture"] > 0
     local = json.loads((work / "results/probes/local_tiny/metrics.json").read_text())["growth"]
     assert local["tileable"]["wrap"] == "xy" and local["tileable"]["wrap_seam_ratio"] > 0
+    # 24 px textures have two pyramid levels with room for 7 x 7 patches; SWD is their mean
+    levels = local["model"]["swd_levels"]
+    assert len(levels) == 2 and abs(local["model"]["swd"] - sum(levels) / 2) < 1e-9
     with Image.open(work / "results/probes/local_tiny/growth_tile.png") as im:
         assert im.size == (2 * 48 + 8, 48)  # two 24 px textures tiled 2 x 2, side by side
 
@@ -138,7 +141,7 @@ def test_report_in_a_real_browser(tiny_run):
     # the rule graph is graphviz's layout: every rule a node, every dependency an edge with its arrowhead
     assert page["rulegraph_rules"] >= 20 and page["rulegraph_arrows"] >= page["rulegraph_rules"] - 1
     for text in ("Table 1", "Table 2", "cit_tiny", "sit_tiny", "Efros–Leung", "real vs real", "git commit", "G'MIC",
-                 "Growth: a held-out seed grown to any size", "local_tiny",
+                 "Growth: a held-out seed grown to any size", "SWD by scale (fine / mid / coarse)", "local_tiny",
                  "Palette of 8 colours", "tok_plain_tiny", "codes used", "Linear probes per layer", "energy score",
                  "Material-conditioned generation", "pal_tiny: samples asked for a material"):
         assert text in page["text"]
