@@ -335,9 +335,9 @@ def test_match_codec_seed_prior_shifts_the_adapted_copy_only():
 
 
 def test_match_codec_edge_cost_lowers_candidates_by_their_window_outside_the_seed():
-    """At generation ``edge_cost`` takes edge_cost x (share of the window weight outside the seed) off each
-    candidate: between a candidate inside the seed and one on its edge the score gap grows by exactly
-    edge_cost x the difference of their shares; training's loss is unchanged."""
+    """At generation ``edge_cost`` x (share of the window weight outside the seed) joins each candidate's
+    window distance: between a candidate inside the seed and one on its edge the score gap grows by exactly
+    beta x edge_cost x the difference of their shares; training's scores are unchanged."""
     from texgen.models.model import ModelConfig, TextureModel
 
     with pytest.raises(ValueError, match="seed prior of the match codec"):
@@ -360,9 +360,10 @@ def test_match_codec_edge_cost_lowers_candidates_by_their_window_outside_the_see
     below = (w * (win.offsets[:, 0] > 0)).sum() / w.sum()  # what the edge candidate lacks
     share = codec.outside_share().detach()
     assert (share[0, 1] - share[0, 0]).item() == pytest.approx(below.item(), rel=1e-5)
-    codec.edge_cost = 3.0
+    codec.edge_cost = 0.01
+    beta = torch.exp(codec.log_beta).item()
     assert (codec.candidate_logits(out) @ torch.tensor([1.0, -1.0])).item() == pytest.approx(
-        plain + 3.0 * below.item(), rel=1e-4)
+        plain + beta * 0.01 * below.item(), rel=1e-4)
     assert codec.pointer_logits(out, colours, keys).shape == (1, 1, 2)  # training's scores carry no edge term
 
 
@@ -383,7 +384,7 @@ def test_sample_command_grows_a_match_model_with_a_border_cost(tmp_path):
         torch.manual_seed(0)
         save_model(tmp_path / f"{codec}.pt", TextureModel(cfg), {})
     args = ["sample", "--seed-image", str(tmp_path / "seed.png"), "--size", "16", "--tileable", "xy",
-            "--border-cost", "0.7", "--edge-cost", "5", "--sharpness", "2"]
+            "--border-cost", "0.7", "--edge-cost", "0.3", "--sharpness", "2"]
     assert main(args + ["--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "t.png")]) in (0, None)
     with Image.open(tmp_path / "t.png") as im:
         out = np.asarray(im.convert("RGB"))

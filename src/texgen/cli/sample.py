@@ -51,8 +51,8 @@ def _read_seed_image(path: str):
              help="match models: multiplies the window distance's sharpness before test-time training "
                   "(default: the model's own; 1 = off)"),
          arg("--edge-cost", type=float, default=None,
-             help="match models: nats off a seed pixel's score per share of its window outside the seed "
-                  "(default: the model's own; 0 = off; see README 'An edge prior')"),
+             help="match models: added to a seed pixel's window distance per share of its window outside the "
+                  "seed (default: the model's own; 0 = off; see README 'An edge prior')"),
          DEVICE,
          arg("--seed-image", default=None,
              help="image whose seed part is kept (local models: the whole image, grown from the top-left)"),

@@ -570,14 +570,18 @@ class MatchCodec(PointerCodec):
         return 1 - (known @ w) / w.sum()
 
     def candidate_logits(self, out: torch.Tensor) -> torch.Tensor:
-        """Generation's scores; ``edge_cost`` nats times ``outside_share`` is taken off each candidate: a seed
-        pixel near the seed's edge has no known continuation on that side, so a run copied from it ends
-        there and what follows drifts (the yellow brick's dark bottom rows grew into a wedge over the whole
-        canvas). Efros-Leung draws only from windows wholly inside the seed; this is that rule, soft. It acts
-        at generation only: in training every window's neighbourhood is inside its crop, so likelihood
-        cannot learn it."""
+        """Generation's scores; each candidate's window distance grows by ``edge_cost`` x ``outside_share``
+        (so it is weighed by the same beta): a seed pixel near the seed's edge has no known continuation on
+        that side, so a run copied from it ends there and what follows drifts (the yellow brick's dark bottom
+        rows grew into a dark half of the canvas). Efros-Leung draws only from windows wholly inside the
+        seed; this is that rule, soft. In distance units it keeps its weight when ``sharpness`` raises beta
+        (a cost in nats did not: 20 nats removed the dark half with beta as learned, not with beta x e^2).
+        It acts at generation only: in training every window's neighbourhood is inside its crop, so
+        likelihood cannot learn it."""
         logits = super().candidate_logits(out)
-        return logits - self.edge_cost * self.outside_share()[:, None] if self.edge_cost else logits
+        if not self.edge_cost:
+            return logits
+        return logits - torch.exp(self.log_beta) * self.edge_cost * self.outside_share()[:, None]
 
     @property
     def has_seed_prior(self) -> bool:

@@ -39,7 +39,7 @@ class ModelConfig(DictConfig):
     adapt_batch: int = 128
     border_cost: float = 0.0  # match codec, before test-time training: added to the missing-offset cost
     sharpness: float = 1.0  # match codec, before test-time training: multiplies the distance sharpness beta
-    edge_cost: float = 0.0  # match codec, at generation: nats off a candidate per share of its window outside the seed
+    edge_cost: float = 0.0  # match codec, at generation: added to the window distance x the share outside the seed
 
     @property
     def local(self) -> bool:
