@@ -65,18 +65,22 @@ def test_gather_wraps_only_the_axes_asked_for():
 
 
 @pytest.mark.parametrize("win", [L.Window(2), L.Window(1, 4), L.Window(3, 6)])
-def test_wavefronts_respect_raster_dependencies(win):
+@pytest.mark.parametrize("shift", [(0, 0), (5, 6), (0, 6)])
+def test_wavefronts_respect_raster_dependencies(win, shift):
+    """Every step knows what raster order would know, also in the order of a canvas rolled by ``shift``
+    (the closing pass over wrap seams): positions below are in the rolled frame."""
     todo = np.ones((10, 12), bool)
     step_of = np.zeros(todo.shape, int)
-    for i, (ys, xs) in enumerate(L.wavefronts(todo, win)):
-        step_of[ys, xs] = i
+    for i, (ys, xs) in enumerate(L.wavefronts(todo, win, shift)):
+        step_of[(ys + shift[0]) % 10, (xs + shift[1]) % 12] = i
     for y in range(10):
         for x in range(12):
             for (dy, dx), c in zip(win.offsets.tolist(), win.causal.tolist()):
                 yy, xx = y + dy, x + dx
                 if c and 0 <= yy < 10 and 0 <= xx < 12:  # raster order knows it: generated in an earlier step
                     assert step_of[yy, xx] < step_of[y, x]
-    assert len(L.wavefronts(todo, win)) < todo.size
+    assert len(L.wavefronts(todo, win, shift)) < todo.size
+    assert sorted(np.concatenate([ys * 12 + xs for ys, xs in L.wavefronts(todo, win, shift)])) == list(range(120))
 
 
 @pytest.mark.parametrize("codec", ["energy", "channels", "exemplar", "pointer", "match"])
@@ -369,8 +373,8 @@ def test_match_codec_edge_cost_lowers_candidates_by_their_window_outside_the_see
 
 
 def test_sample_command_grows_a_match_model_with_a_border_cost(tmp_path):
-    """``texgen sample --border-cost --edge-cost --sharpness`` grows a tileable texture from a seed image with
-    a match model, and refuses the options for another codec, or out of range, with a clear error."""
+    """``texgen sample --border-cost --edge-cost --sharpness --closing-band`` grows a tileable texture from a seed
+    image with a match model, and refuses the options for another codec, or out of range, with a clear error."""
     from PIL import Image
 
     from texgen.cli import main
@@ -396,6 +400,13 @@ def test_sample_command_grows_a_match_model_with_a_border_cost(tmp_path):
         main(args[:-4] + ["--edge-cost", "-1", "--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "u.png")])
     with pytest.raises(SystemExit, match="--sharpness must be > 0"):
         main(args[:-2] + ["--sharpness", "0", "--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "u.png")])
+    # --closing-band 0 skips the closing pass: the same texture away from the seams (default band: 3 px here)
+    main(args + ["--closing-band", "0", "--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "o.png")])
+    with Image.open(tmp_path / "o.png") as im:
+        open_seams = np.asarray(im.convert("RGB"))
+    assert np.array_equal(open_seams[3:13, 3:13], out[3:13, 3:13]) and not np.array_equal(open_seams, out)
+    with pytest.raises(SystemExit, match="--closing-band needs --tileable"):
+        main(args[:5] + ["--closing-band", "2", "--model", str(tmp_path / "match.pt"), "--out", str(tmp_path / "u.png")])
 
 
 def test_match_codec_continues_stripes_that_need_the_fourth_row_up():
@@ -485,3 +496,34 @@ def test_wrapped_growth_is_seamless_by_construction():
     wrapped = grow(model, seed, 24, 24, wrap="xy", seed=2)[0]
     assert not np.array_equal(plain[:, -2:], wrapped[:, -2:])
     assert 0.3 < M.tileability(wrapped) < 3
+
+
+@pytest.mark.parametrize("wrap", ["x", "y", "xy"])
+def test_closing_pass_regenerates_only_the_generated_pixels_next_to_the_seams(wrap):
+    """With wrap, fill forgets the generated pixels within ``closing_band`` of each seam and generates them
+    again; the first pass, the seed and everything outside the band are exactly as without the pass."""
+    model = local_model("energy")
+    canvas = np.zeros((1, 20, 24, 3), np.uint8)
+    canvas[0, :8, :8] = brick(8)
+    known = np.zeros((20, 24), bool)
+    known[:8, :8] = True
+    grid = model.codec.encode(torch.from_numpy(canvas))
+
+    def run(band, wrap=wrap):
+        return L.fill(model, grid, known, wrap, generator=torch.Generator().manual_seed(4), closing_band=band)
+
+    plain, closed = run(0), run(3)
+    band = L.seam_band((20, 24), wrap, 3)
+    assert band.sum() == {"x": 20 * 6, "y": 24 * 6, "xy": 20 * 6 + 24 * 6 - 36}[wrap]
+    outside = torch.as_tensor(~band)
+    assert torch.equal(plain[:, outside], closed[:, outside])
+    assert torch.equal(closed[:, :8, :8], grid[:, :8, :8])  # seed pixels in the band are kept
+    regenerated = torch.as_tensor(band & ~known)
+    assert not torch.equal(plain[:, regenerated], closed[:, regenerated])
+    assert torch.equal(run(3, ""), run(0, ""))  # nothing to close without wrap
+    steps = []
+    L.fill(model, grid, known, wrap, closing_band=3, progress=lambda i, n: steps.append((i, n)))
+    assert steps[-1][0] == steps[-1][1] == len(L.wavefronts(~known, model.window)) + 1 + len(
+        L.wavefronts(band & ~known, model.window, (10 if "y" in wrap else 0, 12 if "x" in wrap else 0)))
+    with pytest.raises(ValueError, match="closing_band"):
+        run(-1)

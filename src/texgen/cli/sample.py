@@ -42,6 +42,9 @@ def _read_seed_image(path: str):
          arg("--size", type=int, default=None, help="height and width at once (any size: local models)"),
          arg("--tileable", choices=["x", "y", "xy"], default=None,
              help="local models: wrap around the canvas so the texture tiles along x, y or both"),
+         arg("--closing-band", type=int, default=None,
+             help="with --tileable: pixels on each side of each seam generated again once the texture is "
+                  "done, with the seam in the middle (default: three window reaches; 0 = off)"),
          arg("--adapt-steps", type=int, default=None,
              help="local models: test-time training steps on the seed (default: the model's own)"),
          arg("--border-cost", type=float, default=None,
@@ -96,6 +99,8 @@ def sample(a) -> None:
     elif model.cfg.ordering == "raster" and a.width != natural:
         raise SystemExit(f"error: this raster model generates rows of {natural} pixels (its training crops' "
                          f"width); use --width {natural}")
+    if a.closing_band is not None and (a.closing_band < 0 or not a.tileable):
+        raise SystemExit(f"error: --closing-band needs --tileable and a value >= 0, got {a.closing_band}")
     if a.tileable and not model.cfg.local:
         raise SystemExit(f"error: --tileable needs a local-ordering model (this one is {model.cfg.ordering!r}): "
                          "its window wraps around the canvas")
@@ -112,7 +117,7 @@ def sample(a) -> None:
                 arr = np.full((8, 8, 3), tuple(int(c) for c in a.colour.split(",")), np.uint8)
             arr = arr[: a.height, : a.width]
             out = grow(model, arr, a.height, a.width, a.count, a.tileable or "", a.temperature, a.top_k, a.seed,
-                       label, a.adapt_steps, _progress_bar("growing"))
+                       label, a.adapt_steps, _progress_bar("growing"), closing_band=a.closing_band)
             mask = np.zeros((a.height, a.width), bool)
             mask[: arr.shape[0], : arr.shape[1]] = True
         else:

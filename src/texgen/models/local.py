@@ -172,10 +172,14 @@ def causal_windows(grid: torch.Tensor, win: Window) -> tuple[torch.Tensor, torch
     return values.flatten(0, 1), known.flatten(0, 1)
 
 
-def wavefronts(todo: np.ndarray, win: Window) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Positions to generate, grouped into steps: all (y, x) with the same x + slope * y at once."""
+def wavefronts(todo: np.ndarray, win: Window, shift: tuple[int, int] = (0, 0)) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Positions to generate, grouped into steps: all (y, x) with the same x + slope * y at once.
+
+    ``shift`` (dy, dx): the order of the canvas rolled by that much (wrapped canvases only), so that raster
+    order starts elsewhere, e.g. with the wrap seams in the middle."""
     ys, xs = np.nonzero(todo)
-    t = xs + win.slope * ys
+    h, w = todo.shape
+    t = (xs + shift[1]) % w + win.slope * ((ys + shift[0]) % h)
     order = np.argsort(t, kind="stable")
     ys, xs, t = ys[order], xs[order], t[order]
     cuts = np.flatnonzero(np.diff(t)) + 1
@@ -207,14 +211,34 @@ def set_candidates(model, grid: torch.Tensor, known: torch.Tensor) -> None:
     codec.use_candidates(colours, codec.candidate_keys(out, values, mask).reshape(grid.shape[0], len(ys), -1))
 
 
+def seam_band(shape: tuple[int, int], wrap: str, width: int) -> np.ndarray:
+    """(H, W) bool: the ``width`` columns (x) and/or rows (y) on either side of each wrap seam."""
+    band = np.zeros(shape, bool)
+    if "x" in wrap:
+        band[:, :width] = band[:, shape[1] - width:] = True
+    if "y" in wrap:
+        band[:width] = band[shape[0] - width:] = True
+    return band
+
+
 @torch.no_grad()
 def fill(model, grid: torch.Tensor, known: np.ndarray, wrap: str = "", temperature: float = 1.0,
          top_k: int | None = None, generator: torch.Generator | None = None, cond: torch.Tensor | None = None,
-         progress: Callable[[int, int], None] | None = None, todo: np.ndarray | None = None) -> torch.Tensor:
+         progress: Callable[[int, int], None] | None = None, todo: np.ndarray | None = None,
+         closing_band: int | None = None) -> torch.Tensor:
     """Generate the unknown tokens of grids (B, H, W, ...) in raster order (as parallel wavefronts).
 
     ``known``: (H, W) bool, the same for every image; ``todo``: the tokens to generate (default: every
-    unknown one; unknown tokens outside it stay unknown). Returns a new grid; other tokens are unchanged."""
+    unknown one; unknown tokens outside it stay unknown). Returns a new grid; other tokens are unchanged.
+
+    With ``wrap``, a closing pass follows: the generated tokens within ``closing_band`` (default three
+    window reaches) of each wrap seam are forgotten and generated again by the same model, in the raster
+    order of the canvas rolled by half, so the seam lies in the middle of the band and every regenerated
+    token sees the finished texture on both sides, not only the start it wrapped to. Raster order alone
+    reaches the last column with its right-hand neighbours fixed long before, and a drift across the
+    texture meets them there (the demo's growth probe, 8 seeds at 128 x 128: wrap-seam ratio 1.11 without
+    the pass, 0.99 with a band of 12; the band's own edges stay at ~1.0, so the seam is not merely moved;
+    ~+30 % generation time)."""
     model.eval()
     wrap = check_wrap(wrap)
     win = model.window
@@ -222,9 +246,23 @@ def fill(model, grid: torch.Tensor, known: np.ndarray, wrap: str = "", temperatu
     b = grid.shape[0]
     known = np.asarray(known, bool)
     kn = torch.as_tensor(known, device=grid.device).clone()
-    steps = wavefronts(~known if todo is None else np.asarray(todo, bool) & ~known, win)
+    todo = ~known if todo is None else np.asarray(todo, bool) & ~known
+    steps = wavefronts(todo, win)
+    if wrap:
+        width = 3 * max(win.radius, win.reach) if closing_band is None else closing_band
+        if width < 0:
+            raise ValueError(f"closing_band must be 0 (no closing pass) or more, got {width}")
+        band = seam_band(todo.shape, wrap, width) & todo
+        h, w = todo.shape
+        shift = (h // 2 if "y" in wrap else 0, w // 2 if "x" in wrap else 0)
+        if band.any():  # None: forget the band before regenerating it
+            steps = steps + [None] + wavefronts(band, win, shift)
     set_candidates(model, grid, kn)
-    for i, (ys, xs) in enumerate(steps):
+    for i, step in enumerate(steps):
+        if step is None:
+            kn[torch.as_tensor(band, device=grid.device)] = False
+            continue
+        ys, xs = step
         ys_t, xs_t = torch.as_tensor(ys, device=grid.device), torch.as_tensor(xs, device=grid.device)
         values, mask = gather(grid, kn, ys_t, xs_t, win, wrap)
         p = len(ys)

@@ -102,13 +102,15 @@ def complete(model: TextureModel, images: np.ndarray, seed_fraction: float, temp
 def local_generate(model: TextureModel, images: np.ndarray, known: np.ndarray, todo: np.ndarray | None = None,
                    wrap: str = "", temperature: float = 1.0, top_k: int | None = None, seed: int = 0,
                    label: int | None = None, adapt_steps: int | None = None,
-                   progress: Callable[[int, int], None] | None = None, tuned_cache: dict | None = None) -> np.ndarray:
+                   progress: Callable[[int, int], None] | None = None, tuned_cache: dict | None = None,
+                   closing_band: int | None = None) -> np.ndarray:
     """Local ordering: generate the unknown pixels of uint8 images (B, H, W, 3) (``known``: (H, W)),
     after test-time training on each image's known pixels (``adapt_steps``, default the model's own;
     identical images share one adapted model). ``tuned_cache``: a dict shared between calls that keeps
     each adapted model under (seed pixels, steps, training seed), so a second call with the same seed
     (the growth probe's tileable textures) reuses it instead of training it again: the same model,
-    ~20 s less per seed for the demo's match model on this CPU. Returns uint8 (B, H, W, 3)."""
+    ~20 s less per seed for the demo's match model on this CPU. ``closing_band``: with ``wrap``, how far from
+    each seam the closing pass regenerates (``fill``; default three window reaches). Returns uint8 (B, H, W, 3)."""
     steps = model.cfg.adapt_steps if adapt_steps is None else adapt_steps
     device = next(model.parameters()).device
     grid_ = model.codec.encode(model.codec.to_grid(torch.as_tensor(np.ascontiguousarray(images)).to(device)))
@@ -132,17 +134,17 @@ def local_generate(model: TextureModel, images: np.ndarray, known: np.ndarray, t
             if tuned_cache is not None:
                 tuned_cache[key] = tuned
         c = cond[idx] if cond is not None else None
-        out[idx] = fill(tuned, grid_[idx], known, wrap, temperature, top_k, gen, c, progress, todo)
+        out[idx] = fill(tuned, grid_[idx], known, wrap, temperature, top_k, gen, c, progress, todo, closing_band)
     return model.codec.from_grid(model.codec.decode(out)).cpu().numpy()
 
 
 def grow(model: TextureModel, seed_image: np.ndarray, height: int, width: int, count: int = 1, wrap: str = "",
          temperature: float = 1.0, top_k: int | None = None, seed: int = 0, label: int | None = None,
          adapt_steps: int | None = None, progress: Callable[[int, int], None] | None = None,
-         tuned_cache: dict | None = None) -> np.ndarray:
+         tuned_cache: dict | None = None, closing_band: int | None = None) -> np.ndarray:
     """Grow ``count`` textures of height x width from a seed image (uint8 (h, w, 3), kept in the top-left
-    corner); ``wrap`` (x, y, xy) makes them tile along those axes. Local ordering only (``tuned_cache``:
-    see ``local_generate``)."""
+    corner); ``wrap`` (x, y, xy) makes them tile along those axes. Local ordering only (``tuned_cache``,
+    ``closing_band``: see ``local_generate``)."""
     if not model.cfg.local:
         raise ValueError(f"growing a seed to any size needs a local-ordering model, not {model.cfg.ordering!r}")
     h, w = seed_image.shape[:2]
@@ -153,7 +155,8 @@ def grow(model: TextureModel, seed_image: np.ndarray, height: int, width: int, c
     known = np.zeros((height, width), bool)
     known[:h, :w] = True
     return local_generate(model, canvas, known, wrap=wrap, temperature=temperature, top_k=top_k, seed=seed,
-                          label=label, adapt_steps=adapt_steps, progress=progress, tuned_cache=tuned_cache)
+                          label=label, adapt_steps=adapt_steps, progress=progress, tuned_cache=tuned_cache,
+                          closing_band=closing_band)
 
 
 def seed_mask(ordering: str, height: int, width: int, seed_fraction: float, patch: int = 1) -> np.ndarray:
