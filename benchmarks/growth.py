@@ -3,7 +3,8 @@
 One seed (a crop of scikit-image's brick texture, or --seed-image), grown to --size x --size by each
 generator in the same run; prints seconds per texture and the ratios. The model is a trained
 checkpoint (--model) or, without one, an untrained model of the demo's shape (speed does not depend
-on the weights). Its time is split into test-time training on the seed and the wavefront fill.
+on the weights). Its time is split into test-time training on the seed and the wavefront fill; the
+same fill asked to tile in x and y (with its closing pass over the seams) is timed too.
 ``--device cuda`` times the model on a GPU (the references always run on the CPU).
 
     python benchmarks/growth.py [--model results/models/local_match_demo/model.pt] [--size 128] [--seed-size 32]
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> dict:
                                          model.cfg.adapt_batch), a.device)
     _, fill_s = timed(lambda: fill(tuned, grid[None], known, generator=torch.Generator(a.device).manual_seed(0)),
                       a.device)
+    _, tile_s = timed(lambda: fill(tuned, grid[None], known, wrap="xy",
+                                   generator=torch.Generator(a.device).manual_seed(0)), a.device)
     model_s = adapt_s + fill_s
     t = time.perf_counter()
     efros_leung(canvas, known, np.arange(a.size * a.size))
@@ -88,9 +91,11 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"model (test-time training) : {adapt_s:8.2f} s")
     print(f"model (wavefront fill)     : {fill_s:8.2f} s")
     print(f"model total                : {model_s:8.2f} s")
+    print(f"model (tileable xy fill)   : {tile_s:8.2f} s   with its closing pass / plain fill = "
+          f"{tile_s / fill_s:.2f}x")
     print(f"Efros-Leung (numpy)        : {el_s:8.2f} s   model / Efros-Leung = {model_s / el_s:.2f}x")
     print(f"G'MIC syntexturize_matchpatch: {gmic_s:6.2f} s   model / G'MIC = {model_s / gmic_s:.1f}x")
-    return {"model_s": model_s, "adapt_s": adapt_s, "fill_s": fill_s, "efros_leung_s": el_s, "gmic_s": gmic_s}
+    return {"model_s": model_s, "adapt_s": adapt_s, "fill_s": fill_s, "tileable_fill_s": tile_s, "efros_leung_s": el_s, "gmic_s": gmic_s}
 
 
 if __name__ == "__main__":

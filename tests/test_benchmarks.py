@@ -24,7 +24,7 @@ def test_growth_benchmark_runs_at_a_tiny_size(capsys):
     assert all(t > 0 for t in times.values())
     assert abs(times["model_s"] - times["adapt_s"] - times["fill_s"]) < 1e-9
     out = capsys.readouterr().out
-    assert "model / Efros-Leung" in out and "model / G'MIC" in out
+    assert "model / Efros-Leung" in out and "model / G'MIC" in out and "closing pass / plain fill" in out
 
 
 def _run(script: str, *args: str) -> str:
