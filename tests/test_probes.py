@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from texgen import metrics as M
@@ -30,9 +31,13 @@ def test_completion_swd_scores_every_crop_not_just_the_first():
     # samples of the first crop are perfect, the others are grass: every crop must count
     samples = [[brick[0], brick[0]]] + [[g, g] for g in grass[1:]]
     perfect = [[b, b] for b in brick]
-    bad = _completion_scores(brick, samples, mask)["swd"]
-    good = _completion_scores(brick, perfect, mask)["swd"]
-    assert good < bad
+    bad = _completion_scores(brick, samples, mask)
+    good = _completion_scores(brick, perfect, mask)
+    assert good["swd"] < bad["swd"]
+    # one SWD per sample index j, their mean is the SWD (the report shows their range)
+    assert len(bad["swd_per_sample"]) == 2 and bad["swd"] == pytest.approx(np.mean(bad["swd_per_sample"]))
+    mixed = _completion_scores(brick, [[b, g] for b, g in zip(brick, grass)], mask)["swd_per_sample"]
+    assert mixed[0] < mixed[1]  # the j = 0 samples are the truth, the j = 1 samples grass
 
 
 def test_swd_uses_every_patch_of_small_images_and_distinct_ones_of_large_ones():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 import yaml
@@ -143,8 +144,10 @@ def test_report_in_a_real_browser(tiny_run):
     for text in ("Table 1", "Table 2", "cit_tiny", "sit_tiny", "Efros–Leung", "real vs real", "git commit", "G'MIC",
                  "Growth: a held-out seed grown to any size", "SWD by scale (fine / mid / coarse)", "local_tiny",
                  "Palette of 8 colours", "tok_plain_tiny", "codes used", "Linear probes per layer", "energy score",
-                 "Material-conditioned generation", "pal_tiny: samples asked for a material"):
+                 "Material-conditioned generation", "pal_tiny: samples asked for a material",
+                 "in brackets the lowest and highest j"):
         assert text in page["text"]
+    assert re.search(r"\d+\.\d \(\d+\.\d–\d+\.\d\)", page["text"])  # a completion SWD with its range over j
 
 
 def test_only_stale_variants_rerun(tiny_run):

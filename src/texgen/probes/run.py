@@ -190,12 +190,15 @@ def _completion_scores(crops, samples, mask) -> dict:
         best_ssim.append(max(ss))
         w1.append(np.mean([M.lab_wasserstein(o[~mask], truth[~mask]) for o in outs]))
         seams.append(np.mean([M.seam_continuity(o, mask, truth) for o in outs]))
-    # SWD between equally sized sets: the j-th sample of every crop against the crops, averaged over j
-    levels = np.mean([M.swd_levels([outs[j] for outs in samples], crops) for j in range(len(samples[0]))], 0)
+    # SWD between equally sized sets: the j-th sample of every crop against the crops, averaged over j; the
+    # spread over j says how far apart two generators' SWDs must be to differ by more than sampling noise
+    per_sample = [M.swd_levels([outs[j] for outs in samples], crops) for j in range(len(samples[0]))]
+    levels = np.mean(per_sample, 0)
     return {"mse": float(np.mean(per_mse)), "psnr": float(np.mean(per_psnr)), "ssim": float(np.mean(per_ssim)),
             "best_of_k_mse": float(np.mean(best_mse)), "best_of_k_psnr": float(np.mean(best_psnr)),
             "best_of_k_ssim": float(np.mean(best_ssim)), "lab_w1": float(np.mean(w1)),
-            "swd": float(np.mean(levels)), "swd_levels": levels.tolist(), "seam": float(np.nanmean(seams))}
+            "swd": float(np.mean(levels)), "swd_levels": levels.tolist(),
+            "swd_per_sample": [float(np.mean(lv)) for lv in per_sample], "seam": float(np.nanmean(seams))}
 
 
 def completion_probe(model, split_tsv, p, root="."):
