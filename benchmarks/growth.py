@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"{tile_s / fill_s:.2f}x")
     print(f"Efros-Leung (numpy)        : {el_s:8.2f} s   model / Efros-Leung = {model_s / el_s:.2f}x")
     print(f"G'MIC syntexturize_matchpatch: {gmic_s:6.2f} s   model / G'MIC = {model_s / gmic_s:.1f}x")
-    return {"model_s": model_s, "adapt_s": adapt_s, "fill_s": fill_s, "tileable_fill_s": tile_s, "efros_leung_s": el_s, "gmic_s": gmic_s}
+    return {"model_s": model_s, "adapt_s": adapt_s, "fill_s": fill_s, "tileable_fill_s": tile_s, "efros_leung_s": el_s,
+            "gmic_s": gmic_s}
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ def test_wavefronts_respect_raster_dependencies(win, shift):
                     assert step_of[yy, xx] < step_of[y, x]
     assert len(L.wavefronts(todo, win, shift)) < todo.size
     assert sorted(np.concatenate([ys * 12 + xs for ys, xs in L.wavefronts(todo, win, shift)])) == list(range(120))
+    assert L.wavefronts(np.zeros((10, 12), bool), win, shift) == []  # nothing to do: no (empty) step
 
 
 @pytest.mark.parametrize("codec", ["energy", "channels", "exemplar", "pointer", "match"])
@@ -523,7 +524,7 @@ def test_closing_pass_regenerates_only_the_generated_pixels_next_to_the_seams(wr
     assert torch.equal(run(3, ""), run(0, ""))  # nothing to close without wrap
     steps = []
     L.fill(model, grid, known, wrap, closing_band=3, progress=lambda i, n: steps.append((i, n)))
-    assert steps[-1][0] == steps[-1][1] == len(L.wavefronts(~known, model.window)) + 1 + len(
+    assert steps[-1][0] == steps[-1][1] == len(L.wavefronts(~known, model.window)) + len(
         L.wavefronts(band & ~known, model.window, (10 if "y" in wrap else 0, 12 if "x" in wrap else 0)))
     with pytest.raises(ValueError, match="closing_band"):
         run(-1)

@@ -178,6 +178,8 @@ def wavefronts(todo: np.ndarray, win: Window, shift: tuple[int, int] = (0, 0)) -
     ``shift`` (dy, dx): the order of the canvas rolled by that much (wrapped canvases only), so that raster
     order starts elsewhere, e.g. with the wrap seams in the middle."""
     ys, xs = np.nonzero(todo)
+    if len(ys) == 0:
+        return []
     h, w = todo.shape
     t = (xs + shift[1]) % w + win.slope * ((ys + shift[0]) % h)
     order = np.argsort(t, kind="stable")
@@ -236,9 +238,9 @@ def fill(model, grid: torch.Tensor, known: np.ndarray, wrap: str = "", temperatu
     order of the canvas rolled by half, so the seam lies in the middle of the band and every regenerated
     token sees the finished texture on both sides, not only the start it wrapped to. Raster order alone
     reaches the last column with its right-hand neighbours fixed long before, and a drift across the
-    texture meets them there (the demo's growth probe, 8 seeds at 128 x 128: wrap-seam ratio 1.11 without
-    the pass, 0.99 with a band of 12; the band's own edges stay at ~1.0, so the seam is not merely moved;
-    the fill takes 1.39x as long, ~+9 % with test-time training, see benchmarks/growth.py)."""
+    texture meets them there (the demo growth probe's two tileable textures, 128 x 128 from 32 px seeds:
+    wrap-seam ratio 1.11 without the pass, 0.99 with a band of 12; the band's own edges stay at ~1.0, so the
+    seam is not merely moved; the fill takes 1.39x as long, ~+9 % with test-time training)."""
     model.eval()
     wrap = check_wrap(wrap)
     win = model.window
@@ -247,22 +249,19 @@ def fill(model, grid: torch.Tensor, known: np.ndarray, wrap: str = "", temperatu
     known = np.asarray(known, bool)
     kn = torch.as_tensor(known, device=grid.device).clone()
     todo = ~known if todo is None else np.asarray(todo, bool) & ~known
-    steps = wavefronts(todo, win)
+    band = np.zeros_like(todo)
     if wrap:
         width = 3 * max(win.radius, win.reach) if closing_band is None else closing_band
         if width < 0:
             raise ValueError(f"closing_band must be 0 (no closing pass) or more, got {width}")
         band = seam_band(todo.shape, wrap, width) & todo
-        h, w = todo.shape
-        shift = (h // 2 if "y" in wrap else 0, w // 2 if "x" in wrap else 0)
-        if band.any():  # None: forget the band before regenerating it
-            steps = steps + [None] + wavefronts(band, win, shift)
+    h, w = todo.shape
+    first = wavefronts(todo, win)
+    closing = wavefronts(band, win, (h // 2 if "y" in wrap else 0, w // 2 if "x" in wrap else 0))
     set_candidates(model, grid, kn)
-    for i, step in enumerate(steps):
-        if step is None:
+    for i, (ys, xs) in enumerate(first + closing):
+        if i == len(first):  # the closing pass: forget the band, then generate it again
             kn[torch.as_tensor(band, device=grid.device)] = False
-            continue
-        ys, xs = step
         ys_t, xs_t = torch.as_tensor(ys, device=grid.device), torch.as_tensor(xs, device=grid.device)
         values, mask = gather(grid, kn, ys_t, xs_t, win, wrap)
         p = len(ys)
@@ -272,7 +271,7 @@ def fill(model, grid: torch.Tensor, known: np.ndarray, wrap: str = "", temperatu
         grid[:, ys_t, xs_t] = new.view(b, p, *new.shape[1:]).to(grid.dtype)
         kn[ys_t, xs_t] = True
         if progress:
-            progress(i + 1, len(steps))
+            progress(i + 1, len(first) + len(closing))
     return grid
 
 
