@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from texgen import metrics as M
-from texgen.probes.run import _completion_scores
+from texgen.probes.run import _completion_scores, _val_crops
 
 from .helpers import skimage_data
 
@@ -38,6 +38,44 @@ def test_completion_swd_scores_every_crop_not_just_the_first():
     assert len(bad["swd_per_sample"]) == 2 and bad["swd"] == pytest.approx(np.mean(bad["swd_per_sample"]))
     mixed = _completion_scores(brick, [[b, g] for b, g in zip(brick, grass)], mask)["swd_per_sample"]
     assert mixed[0] < mixed[1]  # the j = 0 samples are the truth, the j = 1 samples grass
+
+
+def _split_of_flat_tiles(tmp_path, tiles_per_image: list[int]) -> tuple:
+    """A split whose validation tiles are listed image by image (as the split does), each tile one flat
+    colour; returns the split and each tile's colour in order."""
+    lines, colours = ["split\tsource\tid\ttile\torigin"], []
+    (tmp_path / "tiles").mkdir()
+    lines.append("train\ts\tt\ttiles/none.png\ttrain.png")  # not a validation tile: never cropped
+    for image, count in enumerate(tiles_per_image):
+        for t in range(count):
+            colour = (image * 20, t * 50, 7)
+            name = f"tiles/{image}_{t}.png"
+            Image.fromarray(np.full((40, 40, 3), colour, np.uint8)).save(tmp_path / name)
+            lines.append(f"val\ts\t{image}\t{name}\timage{image}.png")
+            colours.append(colour)
+    (tmp_path / "split.tsv").write_text("\n".join(lines) + "\n")
+    return tmp_path / "split.tsv", colours
+
+
+def test_validation_crops_spread_over_the_tiles_not_the_first_images(tmp_path):
+    split, colours = _split_of_flat_tiles(tmp_path, [2, 2, 4, 4, 4, 4, 4, 4])  # 28 tiles, 8 images
+    crops = _val_crops(split, 16, 8, 0, tmp_path)
+    images = {int(c[0, 0, 0]) // 20 for c in crops}
+    assert images == set(range(8))  # the first 8 tiles would be 3 images
+    assert all(c.shape == (16, 16, 3) for c in crops)
+    # more crops than tiles: every tile is used, none more than once more than another
+    many = _val_crops(split, 16, 60, 0, tmp_path)
+    counts = {tuple(int(v) for v in c[0, 0]): 0 for c in many}
+    for c in many:
+        counts[tuple(int(v) for v in c[0, 0])] += 1
+    assert set(counts) == {tuple(c) for c in colours}
+    assert max(counts.values()) - min(counts.values()) <= 1
+
+
+def test_validation_crops_without_validation_tiles_is_a_clear_error(tmp_path):
+    split, _ = _split_of_flat_tiles(tmp_path, [])
+    with pytest.raises(ValueError, match="no validation tiles"):
+        _val_crops(split, 16, 8, 0, tmp_path)
 
 
 def test_swd_uses_every_patch_of_small_images_and_distinct_ones_of_large_ones():

@@ -154,13 +154,20 @@ def pattern_probe(model, p):
 
 def _val_crops(split_tsv: str | Path, size: int, n: int, seed: int, root: str | Path = ".",
                width: int | None = None) -> list[np.ndarray]:
-    """n random crops (size x width, default square) of the validation tiles."""
+    """n random crops (size x width, default square) of the validation tiles, spread evenly over them.
+
+    The split lists a source image's tiles next to each other, so the first n tiles are a few textures
+    (the demo's first 8 validation tiles: 3 images, two of them steel doors); tile i n_tiles // n is
+    crop i's, so 8 crops of the demo's 49 validation tiles come from 8 images, and n >= n_tiles uses
+    every tile about equally often."""
     rows = [r for r in read_tsv(split_tsv) if r["split"] == "val"]
+    if not rows:
+        raise ValueError(f"{split_tsv}: no validation tiles to crop")
     width = width or size
     rng = np.random.default_rng(seed)
     crops = []
     for i in range(n):
-        r = rows[i % len(rows)]
+        r = rows[i * len(rows) // n]
         with Image.open(Path(root, r["tile"])) as im:
             arr = np.asarray(im.convert("RGB"))
         y = int(rng.integers(0, arr.shape[0] - size + 1))
