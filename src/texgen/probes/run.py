@@ -157,7 +157,7 @@ def _val_crops(split_tsv: str | Path, size: int, n: int, seed: int, root: str | 
     """n random crops (size x width, default square) of the validation tiles, spread evenly over them.
 
     The split lists a source image's tiles next to each other, so the first n tiles are a few textures
-    (the demo's first 8 validation tiles: 3 images, two of them steel doors); tile i n_tiles // n is
+    (the demo's first 8 validation tiles: 3 images, two of them steel doors); tile i * n_tiles // n is
     crop i's, so 8 crops of the demo's 49 validation tiles come from 8 images, and n >= n_tiles uses
     every tile about equally often."""
     rows = [r for r in read_tsv(split_tsv) if r["split"] == "val"]
