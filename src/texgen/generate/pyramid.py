@@ -1,0 +1,484 @@
+"""Coarse-to-fine texture generation on an image pyramid: the artist's generator (``texgen grow``).
+
+The output is a map of *exemplar coordinates* at every level of a pyramid (Wei-Levoy multi-resolution
+neighbourhoods; Lefebvre-Hoppe's parallel synthesis; G'MIC's ``syntexturize_matchpatch`` carries its
+displacement field x2 the same way). At the coarsest level (the exemplar about ``coarsest`` px on its short
+side) the window of a pixel spans the exemplar's largest structure; every finer level starts from the
+coarser coordinates carried x2 (each child points at the matching child in the exemplar) and is then
+corrected pixel by pixel. A pixel's colour is drawn from the level's model:
+
+    p(c | neighbourhood) ∝ exp(-d(c) / T),   d(c) = Σ_δ w_δ |O(p+δ) - E(c+δ)|²  +  Σ_δ' v_δ' |Ô(p+2δ') - Ê(c+2δ')|²
+
+over candidate exemplar positions c, where O is the output at this level (the centre left out: it is what is
+drawn), Ô the finished coarser level upsampled (its whole neighbourhood, non-causal) and E, Ê the same
+two images of the exemplar. The offset weights w, v are the level's parameters, fitted once per exemplar by
+maximum likelihood of the exemplar's own pixels given their neighbourhoods (``fit_level``: test-time
+training, a fraction of a second per level; cached by the exemplar's content hash). Candidates are
+k-coherence: each neighbour's coordinate shifted back by its offset, the ``k - 1`` exemplar positions whose
+neighbourhoods are most like those, plus a few random ones; the draw is over them (Gumbel-max).
+
+Sampling steps grow with the number of levels, not the size: at each level the pixels come in the four
+2 x 2 phase groups (all pixels of a group at once, each conditioned on the other groups), ``passes`` times.
+64 -> 256^2 is 3 levels x 4 groups x passes steps, instead of ~2,200 raster wavefronts of the ``local``
+fill. Wrapping the output's indices at every level makes the result tile (``wrap`` x, y, xy): the output's
+side is then a multiple of 2^(levels - 1), so every level's seam falls on the next level's.
+
+Two modes: ``synthesize`` (a new texture like the exemplar; the coarsest level starts from random exemplar
+blocks, nothing is pasted at a fixed place) and ``extend`` (a kept seed at a place on the canvas, the rest
+grown around it: the seed's pixels keep their own coordinates at every level where their block lies wholly
+inside it). Companion maps (normal, roughness, height, ...) are read through the final coordinates
+(``apply_coordinates``), so a known per-pixel relation between the colour map and a companion map holds
+exactly in the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MODES = ("synthesize", "extend")
+
+
+@dataclass(frozen=True)
+class PyramidConfig:
+    """The generator's settings (config ``grow: generator:``; every key in ``config/schema.yaml``)."""
+
+    coarsest: int = 24  # exemplar side (px) at the coarsest level; the number of levels follows from it
+    radius: int = 2  # the window at every level: (2 radius + 1)^2 output pixels, centre excluded
+    coarse_radius: int = 1  # the coarser level's window: (2 coarse_radius + 1)^2 pixels spaced 2 apart
+    k: int = 4  # k-coherence: each shifted neighbour coordinate plus its k - 1 most similar positions
+    randoms: int = 4  # random exemplar positions added to every pixel's candidates (exploration)
+    passes: int = 2  # correction passes per finer level (each: the four 2 x 2 phase groups)
+    coarse_passes: int = 6  # correction passes at the coarsest level (it starts from random blocks)
+    block: int = 4  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
+    temperature: float = 1.0  # divides the fitted log-probabilities (1 = the fitted model; 0 = argmax)
+    fit_steps: int = 40  # test-time training steps per level (0 = the initial Gaussian weights)
+    pca: int = 16  # distances computed in this many principal components of the weighted windows
+    knn_pool: int = 4096  # k-coherence sets are searched among at most this many exemplar positions
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "PyramidConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d or {}) - names)
+        if unknown:
+            raise ValueError(f"unknown generator setting(s) {unknown}; known: {sorted(names)}")
+        return cls(**(d or {}))
+
+    @property
+    def margin(self) -> int:
+        """How far a window reaches from its centre at one level (fine window or the coarse one, spaced 2)."""
+        return max(self.radius, 2 * self.coarse_radius)
+
+
+def level_count(exemplar_side: int, cfg: PyramidConfig) -> int:
+    """Levels so that the coarsest exemplar is about ``cfg.coarsest`` px on its short side (at least one level,
+    and never so small that a window does not fit: 2 margin + 2 px)."""
+    smallest = max(cfg.coarsest, 2 * cfg.margin + 2)
+    return 1 + max(0, int(math.floor(math.log2(max(exemplar_side, 1) / smallest))))
+
+
+def downsample(img: torch.Tensor) -> torch.Tensor:
+    """(H, W, C) -> (H // 2, W // 2, C): the mean of each 2 x 2 block (child (2y + a, 2x + b) -> parent (y, x))."""
+    h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
+    return img[:h, :w].unflatten(0, (-1, 2)).unflatten(2, (-1, 2)).mean((1, 3))
+
+
+def _pad(img: torch.Tensor, m: int, wrap: str) -> torch.Tensor:
+    """(H, W, C) padded by m: circular along wrapped axes, mirrored (edge repeated) otherwise."""
+    x = img.permute(2, 0, 1)[None]
+    x = F.pad(x, (m, m, 0, 0), mode="circular" if "x" in wrap else "replicate")
+    x = F.pad(x, (0, 0, m, m), mode="circular" if "y" in wrap else "replicate")
+    return x[0].permute(1, 2, 0)
+
+
+def upsample(img: torch.Tensor, shape: tuple[int, int], wrap: str = "") -> torch.Tensor:
+    """(h, w, C) -> bilinear x2 at ``shape`` (H, W) (a coarser level's picture at this level's size); wrapped
+    axes interpolate across the seam."""
+    p = _pad(img, 1, wrap).permute(2, 0, 1)[None]
+    up = F.interpolate(p, scale_factor=2, mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
+    return up[2:2 + shape[0], 2:2 + shape[1]]
+
+
+def offsets(radius: int, spacing: int = 1, centre: bool = True) -> torch.Tensor:
+    """(K, 2) offsets (dy, dx) of a (2 radius + 1)^2 window spaced ``spacing`` apart, row by row."""
+    r = torch.arange(-radius, radius + 1) * spacing
+    dy, dx = torch.meshgrid(r, r, indexing="ij")
+    off = torch.stack([dy.ravel(), dx.ravel()], 1)
+    return off if centre else off[(off != 0).any(1)]
+
+
+@dataclass
+class Level:
+    """One pyramid level of the exemplar with its fitted model: the images windows are read from, the valid
+    positions (windows wholly inside the exemplar), weighted window features in PCA space and the
+    k-coherence sets."""
+
+    image: torch.Tensor  # (h, w, 3) the exemplar at this level
+    guide: torch.Tensor | None  # (h, w, 3) the coarser level upsampled to this size (None at the coarsest)
+    fine_w: torch.Tensor  # (K,) offset weights of the fine window
+    coarse_w: torch.Tensor | None  # (K',) offset weights of the coarse window
+    lo: tuple[int, int]  # valid coordinates: lo <= c <= hi per axis
+    hi: tuple[int, int]
+    features: torch.Tensor | None = None  # (h * w, q): every position's window, weighted, in PCA space
+    mean: torch.Tensor | None = None
+    basis: torch.Tensor | None = None  # (D, q)
+    similar: torch.Tensor | None = None  # (h * w, k) flat positions, itself first
+
+
+def exemplar_pyramid(exemplar: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """[finest, ..., coarsest] pictures (h_l, w_l, 3) of a float exemplar in [0, 1]."""
+    pyr = [exemplar]
+    for _ in range(levels - 1):
+        pyr.append(downsample(pyr[-1]))
+    return pyr
+
+
+def windows(image: torch.Tensor, guide: torch.Tensor | None, ys: torch.Tensor, xs: torch.Tensor,
+            cfg: PyramidConfig, wrap: str = "", fine_w: torch.Tensor | None = None,
+            coarse_w: torch.Tensor | None = None) -> torch.Tensor:
+    """Window features (P, D) at positions (ys, xs) of an image (and its coarse guide), each offset's colours
+    scaled by sqrt of its weight: the squared distance of two features is d above. Positions whose window
+    leaves the image read the padded image (circular along wrapped axes)."""
+    m = cfg.margin
+    parts = []
+    img = _pad(image, m, wrap)
+    fo = offsets(cfg.radius, 1, centre=False).to(image.device)
+    v = img[ys[:, None] + m + fo[:, 0], xs[:, None] + m + fo[:, 1]]  # (P, K, 3)
+    parts.append(v * (fine_w.sqrt()[:, None] if fine_w is not None else 1))
+    if guide is not None:
+        g = _pad(guide, m, wrap)
+        co = offsets(cfg.coarse_radius, 2).to(image.device)
+        v = g[ys[:, None] + m + co[:, 0], xs[:, None] + m + co[:, 1]]
+        parts.append(v * (coarse_w.sqrt()[:, None] if coarse_w is not None else 1))
+    return torch.cat([p.flatten(1) for p in parts], 1)
+
+
+def _initial_weights(radius: int, spacing: int, centre: bool) -> torch.Tensor:
+    """Efros-Leung's Gaussian over a window, scaled so that a typical mismatch (~0.003 per channel) costs ~1."""
+    off = offsets(radius, spacing, centre).float() / spacing
+    sigma = (2 * radius + 1) / 3.0
+    return 30.0 * torch.exp(-(off ** 2).sum(1) / (2 * sigma ** 2))
+
+
+def fit_level(image: torch.Tensor, guide: torch.Tensor | None, cfg: PyramidConfig, seed: int = 0,
+              bandwidth: float = 0.03) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+    """Test-time training of one level's offset weights on the exemplar itself: maximise the likelihood of
+    each sampled pixel's colour y_i under the model's draw among other exemplar positions j,
+    p(y_i) = Σ_j softmax_j(-d_ij) k(E_j, y_i) (k a Gaussian of ``bandwidth`` in RGB, the ``pointer`` codec's
+    kernel; the pixel itself excluded). Returns (fine weights, coarse weights, final loss in nats)."""
+    gen = torch.Generator().manual_seed(seed)
+    h, w = image.shape[:2]
+    m = cfg.margin
+    fine0 = _initial_weights(cfg.radius, 1, False)
+    coarse0 = _initial_weights(cfg.coarse_radius, 2, True) if guide is not None else None
+    log_f = torch.log(fine0).clone().requires_grad_(True)
+    log_c = torch.log(coarse0).clone().requires_grad_(True) if coarse0 is not None else None
+    if cfg.fit_steps <= 0:
+        return fine0, coarse0, float("nan")
+    ys, xs = torch.meshgrid(torch.arange(m, h - m), torch.arange(m, w - m), indexing="ij")
+    ys, xs = ys.ravel().to(image.device), xs.ravel().to(image.device)
+    n = len(ys)
+    raw = windows(image, guide, ys, xs, cfg)  # (n, D) unweighted
+    kf = offsets(cfg.radius, 1, False).shape[0]
+    centre = image[ys, xs]
+    params = [log_f] + ([log_c] if log_c is not None else [])
+    opt = torch.optim.Adam(params, lr=0.1)
+    queries, cands = min(256, n), min(1024, n - 1)
+    loss = torch.tensor(float("nan"))
+    for _ in range(cfg.fit_steps):
+        q = torch.randint(0, n, (queries,), generator=gen).to(image.device)
+        c = torch.randint(0, n, (cands,), generator=gen).to(image.device)
+        wts = torch.cat([torch.exp(log_f).repeat_interleave(3)]
+                        + ([torch.exp(log_c).repeat_interleave(3)] if log_c is not None else []))
+        a, b = raw[q], raw[c]
+        d = ((a * a) @ wts)[:, None] + ((b * b) @ wts)[None] - 2 * (a * wts) @ b.T  # (Q, C)
+        d = d.clamp_min(0).masked_fill(q[:, None] == c[None], float("inf"))
+        kern = -((centre[q][:, None] - centre[c][None]) ** 2).sum(-1) / (2 * bandwidth ** 2)
+        logits = -d
+        loss = (torch.logsumexp(logits, 1) - torch.logsumexp(logits + kern, 1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():  # keep weights in a sane range (a weight of e^-8 is "ignore this offset")
+            for p in params:
+                p.clamp_(-8.0, 12.0)
+    del kf
+    fine = torch.exp(log_f).detach()
+    coarse = torch.exp(log_c).detach() if log_c is not None else None
+    return fine, coarse, float(loss.detach())
+
+
+def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator) -> None:
+    """Weighted window features of every exemplar position in PCA space and the k-coherence sets."""
+    h, w = level.image.shape[:2]
+    dev = level.image.device
+    ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
+    feats = windows(level.image, level.guide, ys.ravel(), xs.ravel(), cfg, "", level.fine_w, level.coarse_w)
+    valid = _valid_mask(level, (h, w)).ravel()
+    mean = feats[valid].mean(0)
+    centred = feats - mean
+    sample = centred[valid]
+    if len(sample) > 8192:
+        sample = sample[torch.randperm(len(sample), generator=gen)[:8192].to(dev)]
+    q = min(cfg.pca, feats.shape[1])
+    cov = sample.T @ sample / max(len(sample) - 1, 1)
+    _, vecs = torch.linalg.eigh(cov)
+    basis = vecs[:, -q:].flip(1)
+    level.mean, level.basis, level.features = mean, basis, centred @ basis
+    level.similar = _similar_sets(level, valid, cfg, gen)
+
+
+def _valid_mask(level: Level, shape: tuple[int, int]) -> torch.Tensor:
+    dev = level.image.device
+    ys = torch.arange(shape[0], device=dev)[:, None]
+    xs = torch.arange(shape[1], device=dev)[None]
+    return (ys >= level.lo[0]) & (ys <= level.hi[0]) & (xs >= level.lo[1]) & (xs <= level.hi[1])
+
+
+def _similar_sets(level: Level, valid: torch.Tensor, cfg: PyramidConfig, gen: torch.Generator) -> torch.Tensor:
+    """(h * w, k): each position itself, then the k - 1 valid positions (from a pool of at most ``knn_pool``)
+    whose windows are nearest, excluding positions within 2 px of it (its own shifted copies)."""
+    h, w = level.image.shape[:2]
+    n = h * w
+    dev = level.image.device
+    own = torch.arange(n, device=dev)
+    if cfg.k <= 1:
+        return own[:, None]
+    pool = torch.nonzero(valid).ravel()
+    if len(pool) > cfg.knn_pool:
+        pool = pool[torch.randperm(len(pool), generator=gen)[: cfg.knn_pool].to(dev)]
+    pf = level.features[pool]
+    py, px = pool // w, pool % w
+    out = torch.empty(n, cfg.k, dtype=torch.long, device=dev)
+    out[:, 0] = own
+    kk = min(cfg.k - 1, len(pool))
+    for s in range(0, n, 4096):
+        f = level.features[s:s + 4096]
+        d = (f * f).sum(1, keepdim=True) + (pf * pf).sum(1)[None] - 2 * f @ pf.T
+        idx = own[s:s + 4096]
+        near = ((idx // w)[:, None] - py[None]).abs().le(2) & ((idx % w)[:, None] - px[None]).abs().le(2)
+        d = d.masked_fill(near, float("inf"))
+        best = d.topk(kk, largest=False).indices
+        out[s:s + 4096, 1:1 + kk] = pool[best]
+        if kk < cfg.k - 1:
+            out[s:s + 4096, 1 + kk:] = pool[best[:, :1]]
+    return out
+
+
+def exemplar_sha256(exemplar: np.ndarray) -> str:
+    """Content hash of an exemplar (shape and pixels): the key of its cached test-time training."""
+    h = hashlib.sha256(np.asarray(exemplar.shape, np.int64).tobytes())
+    h.update(np.ascontiguousarray(exemplar).tobytes())
+    return h.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """Where fitted levels are kept between calls: $TEXGEN_CACHE, else $XDG_CACHE_HOME/texgen, else ~/.cache."""
+    if os.environ.get("TEXGEN_CACHE"):
+        return Path(os.environ["TEXGEN_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "texgen" / "grow"
+
+
+def _fit_key(exemplar: np.ndarray, cfg: PyramidConfig, levels: int, seed: int) -> str:
+    fit = {k: v for k, v in asdict(cfg).items() if k in ("coarsest", "radius", "coarse_radius", "fit_steps")}
+    blob = json.dumps({"sha": exemplar_sha256(exemplar), "fit": fit, "levels": levels, "seed": seed},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def fitted_levels(exemplar: np.ndarray, cfg: PyramidConfig, levels: int, seed: int = 0,
+                  cache_dir: Path | None = None, device: str | torch.device = "cpu") -> tuple[list[Level], bool]:
+    """The exemplar's pyramid with every level's fitted weights, [finest, ..., coarsest]; weights come from the
+    cache (keyed by the exemplar's content hash and the fitting settings) when there, else are fitted and
+    stored. Returns (levels, True if the cache was used)."""
+    ex = torch.as_tensor(np.ascontiguousarray(exemplar[..., :3]), device=device).float() / 255.0
+    pics = exemplar_pyramid(ex, levels)
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"{_fit_key(exemplar, cfg, levels, seed)}.json"
+    stored = None
+    if cache is not None and cache.exists():
+        try:
+            stored = json.loads(cache.read_text())
+        except (OSError, ValueError):
+            stored = None  # a damaged cache entry is fitted again and overwritten
+    out, record = [], []
+    m = cfg.margin
+    for i, pic in enumerate(pics):
+        guide = upsample(pics[i + 1], pic.shape[:2]) if i + 1 < len(pics) else None
+        if stored is not None and len(stored) == len(pics):
+            fine = torch.tensor(stored[i]["fine"], device=device)
+            coarse = torch.tensor(stored[i]["coarse"], device=device) if stored[i]["coarse"] else None
+        else:
+            fine, coarse, _ = fit_level(pic, guide, cfg, seed + i)
+        record.append({"fine": fine.tolist(), "coarse": coarse.tolist() if coarse is not None else None})
+        h, w = pic.shape[:2]
+        lo = (min(m, (h - 1) // 2), min(m, (w - 1) // 2))
+        hi = (max(h - 1 - m, lo[0]), max(w - 1 - m, lo[1]))
+        out.append(Level(pic, guide, fine.to(device), coarse.to(device) if coarse is not None else None, lo, hi))
+    if cache is not None and stored is None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, cache)
+    return out, stored is not None
+
+
+def _clamp(c: torch.Tensor, level: Level) -> torch.Tensor:
+    """Coordinates (..., 2) clamped into the level's valid range."""
+    lo = torch.tensor(level.lo, device=c.device)
+    hi = torch.tensor(level.hi, device=c.device)
+    return torch.maximum(torch.minimum(c, hi), lo)
+
+
+def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out_guide: torch.Tensor | None,
+             cfg: PyramidConfig, wrap: str, gen: torch.Generator, phase: tuple[int, int]) -> None:
+    """Draw new coordinates, in place, for the pixels of one 2 x 2 phase group of coords (H, W, 2)."""
+    H, W = coords.shape[:2]
+    dev = coords.device
+    ew = level.image.shape[1]
+    py = torch.arange(phase[0], H, 2, device=dev)
+    px = torch.arange(phase[1], W, 2, device=dev)
+    ys, xs = torch.meshgrid(py, px, indexing="ij")
+    ys, xs = ys.ravel(), xs.ravel()
+    if fixed is not None:
+        keep = ~fixed[ys, xs]
+        ys, xs = ys[keep], xs[keep]
+    if len(ys) == 0:
+        return
+    colours = level.image[coords[..., 0], coords[..., 1]]  # (H, W, 3): the output at this level
+    q = windows(colours, out_guide, ys, xs, cfg, wrap, level.fine_w, level.coarse_w)
+    q = (q - level.mean) @ level.basis  # (P, q)
+    # k-coherence candidates: each 3 x 3 neighbour's coordinate shifted back, and its similar set
+    nb = offsets(1).to(dev)
+    ny, nx = ys[:, None] + nb[:, 0], xs[:, None] + nb[:, 1]
+    ny = ny % H if "y" in wrap else ny.clamp(0, H - 1)
+    nx = nx % W if "x" in wrap else nx.clamp(0, W - 1)
+    base = _clamp(coords[ny, nx] - nb, level)
+    flat = base[..., 0] * ew + base[..., 1]  # (P, 9)
+    cand = level.similar[flat].flatten(1)  # (P, 9k)
+    if cfg.randoms:
+        ry = torch.randint(level.lo[0], level.hi[0] + 1, (len(ys), cfg.randoms), generator=gen).to(dev)
+        rx = torch.randint(level.lo[1], level.hi[1] + 1, (len(ys), cfg.randoms), generator=gen).to(dev)
+        cand = torch.cat([cand, ry * ew + rx], 1)
+    cy, cx = cand // ew, cand % ew
+    inside = (cy >= level.lo[0]) & (cy <= level.hi[0]) & (cx >= level.lo[1]) & (cx <= level.hi[1])
+    d = ((level.features[cand] - q[:, None]) ** 2).sum(-1)  # (P, C)
+    logits = -d.masked_fill(~inside, float("inf"))
+    if cfg.temperature > 0:
+        u = torch.rand(logits.shape, generator=gen).to(dev).clamp_(1e-12, 1.0)
+        logits = logits / cfg.temperature - torch.log(-torch.log(u))
+    pick = cand.gather(1, logits.argmax(1, keepdim=True))[:, 0]
+    coords[ys, xs] = torch.stack([pick // ew, pick % ew], -1)
+
+
+def _random_blocks(shape: tuple[int, int], level: Level, block: int, gen: torch.Generator) -> torch.Tensor:
+    """(H, W, 2): a mosaic of random exemplar blocks of side ``block`` (each block keeps its own coordinates)."""
+    H, W = shape
+    dev = level.image.device
+    by, bx = -(-H // block), -(-W // block)
+    oy = torch.randint(level.lo[0], level.hi[0] + 1, (by, bx), generator=gen).to(dev)
+    ox = torch.randint(level.lo[1], level.hi[1] + 1, (by, bx), generator=gen).to(dev)
+    ys = torch.arange(H, device=dev)
+    xs = torch.arange(W, device=dev)
+    cy = oy[ys // block][:, xs // block] + (ys % block)[:, None]
+    cx = ox[ys // block][:, xs // block] + (xs % block)[None]
+    return _clamp(torch.stack([cy, cx], -1), level)
+
+
+def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig = PyramidConfig(),
+             mode: str = "synthesize", wrap: str = "", seed: int = 0, origin: tuple[int, int] = (0, 0),
+             cache_dir: Path | None = None, device: str | torch.device = "cpu",
+             progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Generate a height x width texture from an exemplar (uint8 (h, w, 3)).
+
+    ``mode``: ``synthesize`` or ``extend`` (the exemplar kept at ``origin``, the rest grown around it);
+    ``wrap``: x, y or xy to tile along those axes. Returns (image uint8 (H, W, 3), coordinates int (H, W, 2)
+    into the exemplar, facts: levels, steps, whether the fitted levels came from the cache)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    wrap = wrap or ""
+    if wrap not in ("", "x", "y", "xy"):
+        raise ValueError(f"tileable must be one of x, y, xy (or empty for none), got {wrap!r}")
+    exemplar = np.ascontiguousarray(exemplar[..., :3])
+    eh, ew = exemplar.shape[:2]
+    need = 2 * cfg.margin + 2
+    if min(eh, ew) < need:
+        raise ValueError(f"the exemplar is {eh}x{ew} px: it must be at least {need} px on each side (one window)")
+    if height < 1 or width < 1:
+        raise ValueError(f"the output size must be positive, got {height}x{width}")
+    if mode == "extend" and (origin[0] + eh > height or origin[1] + ew > width or min(origin) < 0):
+        raise ValueError(f"extend: the seed ({eh}x{ew}) at {origin} does not fit in {height}x{width}")
+    levels = level_count(min(eh, ew), cfg)
+    if wrap:  # every level's seam must fall on the next one's: sides divisible by 2^(levels - 1)
+        while levels > 1 and any(s % 2 ** (levels - 1) for s, a in ((height, "y"), (width, "x")) if a in wrap):
+            levels -= 1
+    unit = 2 ** (levels - 1)
+    H, W = -(-height // unit) * unit, -(-width // unit) * unit  # unwrapped sides: grown, then cropped
+    dev = torch.device(device)
+    gen = torch.Generator().manual_seed(seed)
+    pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev)
+    for lv in pyramid:
+        _prepare(lv, cfg, gen)
+    total = cfg.coarse_passes * 4 + (levels - 1) * cfg.passes * 4
+    step = 0
+    coords = None
+    out_guide = None
+    for li in range(levels - 1, -1, -1):
+        lv = pyramid[li]
+        s = 2 ** li
+        shape = (H // s, W // s)
+        fixed = None
+        if mode == "extend":  # the seed's blocks wholly inside it keep their own coordinates
+            fixed, own = _seed_at_level(shape, origin, (eh, ew), s, dev)
+        if coords is None:
+            coords = _random_blocks(shape, lv, cfg.block, gen)
+            passes = cfg.coarse_passes
+        else:
+            up = coords.repeat_interleave(2, 0).repeat_interleave(2, 1) * 2
+            ph = torch.stack(torch.meshgrid(torch.arange(shape[0], device=dev) % 2,
+                                            torch.arange(shape[1], device=dev) % 2, indexing="ij"), -1)
+            coords = _clamp(up[: shape[0], : shape[1]] + ph, lv)
+            passes = cfg.passes
+        if fixed is not None:
+            coords[fixed] = own[fixed]
+        for _ in range(passes):
+            for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
+                _correct(coords, fixed, lv, out_guide, cfg, wrap, gen, phase)
+                step += 1
+                if progress:
+                    progress(step, total)
+        if li > 0:
+            finished = lv.image[coords[..., 0], coords[..., 1]]
+            out_guide = upsample(finished, (H // 2 ** (li - 1), W // 2 ** (li - 1)), wrap)
+    coords = coords[:height, :width]
+    image = exemplar[coords[..., 0].cpu().numpy(), coords[..., 1].cpu().numpy()]
+    facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": exemplar_sha256(exemplar)}
+    return image, coords.cpu().numpy(), facts
+
+
+def _seed_at_level(shape: tuple[int, int], origin: tuple[int, int], seed_shape: tuple[int, int], s: int,
+                   dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fixed (H, W) bool, own coordinates (H, W, 2)) at a level whose pixels cover s x s: a pixel is fixed
+    when its block lies wholly inside the seed; its coordinate is its position in the seed at that level."""
+    H, W = shape
+    ys = torch.arange(H, device=dev)[:, None].expand(H, W)
+    xs = torch.arange(W, device=dev)[None].expand(H, W)
+    fixed = (ys * s >= origin[0]) & ((ys + 1) * s <= origin[0] + seed_shape[0]) \
+        & (xs * s >= origin[1]) & ((xs + 1) * s <= origin[1] + seed_shape[1])
+    own = torch.stack([(ys * s - origin[0]).clamp_min(0) // s, (xs * s - origin[1]).clamp_min(0) // s], -1)
+    return fixed, own
+
+
+def apply_coordinates(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """A companion map (h, w) or (h, w, C) of the exemplar read through generated coordinates (H, W, 2)."""
+    return image[coords[..., 0], coords[..., 1]]
