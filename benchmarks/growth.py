@@ -24,7 +24,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from texgen.models.local import adapt, fill  # noqa: E402
+from texgen.generate.fill import adapt, fill  # noqa: E402
 from texgen.models.model import ModelConfig, TextureModel, load_model  # noqa: E402
 from texgen.probes import peer  # noqa: E402
 from texgen.probes.classical import efros_leung  # noqa: E402

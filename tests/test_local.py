@@ -7,10 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
+from texgen.generate import fill as FL
 from texgen.models import local as L
 from texgen.models.model import ModelConfig, TextureModel, load_model
 from texgen.models.train import save_model
-from texgen.models.sample import complete, grow
+from texgen.generate.sample import complete, grow
 from texgen import metrics as M
 from texgen.probes import peer
 
@@ -71,7 +72,7 @@ def test_wavefronts_respect_raster_dependencies(win, shift):
     (the closing pass over wrap seams): positions below are in the rolled frame."""
     todo = np.ones((10, 12), bool)
     step_of = np.zeros(todo.shape, int)
-    for i, (ys, xs) in enumerate(L.wavefronts(todo, win, shift)):
+    for i, (ys, xs) in enumerate(FL.wavefronts(todo, win, shift)):
         step_of[(ys + shift[0]) % 10, (xs + shift[1]) % 12] = i
     for y in range(10):
         for x in range(12):
@@ -79,9 +80,9 @@ def test_wavefronts_respect_raster_dependencies(win, shift):
                 yy, xx = y + dy, x + dx
                 if c and 0 <= yy < 10 and 0 <= xx < 12:  # raster order knows it: generated in an earlier step
                     assert step_of[yy, xx] < step_of[y, x]
-    assert len(L.wavefronts(todo, win, shift)) < todo.size
-    assert sorted(np.concatenate([ys * 12 + xs for ys, xs in L.wavefronts(todo, win, shift)])) == list(range(120))
-    assert L.wavefronts(np.zeros((10, 12), bool), win, shift) == []  # nothing to do: no (empty) step
+    assert len(FL.wavefronts(todo, win, shift)) < todo.size
+    assert sorted(np.concatenate([ys * 12 + xs for ys, xs in FL.wavefronts(todo, win, shift)])) == list(range(120))
+    assert FL.wavefronts(np.zeros((10, 12), bool), win, shift) == []  # nothing to do: no (empty) step
 
 
 @pytest.mark.parametrize("codec", ["energy", "channels", "exemplar", "pointer", "match"])
@@ -103,7 +104,7 @@ def test_changing_a_later_pixel_never_changes_an_earlier_prediction(codec):
 
 
 def complete_with(model, img, known, seed):
-    from texgen.models.sample import local_generate
+    from texgen.generate.sample import local_generate
 
     return local_generate(model, img[None], known, seed=seed)[0]
 
@@ -196,13 +197,13 @@ def test_exemplar_codec_draws_only_the_seeds_colours_and_learns_to_choose():
     stripes = np.zeros((12, 12, 3), np.uint8)
     stripes[:, ::2] = (220, 30, 30)
     stripes[:, 1::2] = (20, 20, 200)
-    trained = L.adapt(model, model.codec.encode(torch.from_numpy(stripes)), np.ones((12, 12), bool), steps=150,
+    trained = FL.adapt(model, model.codec.encode(torch.from_numpy(stripes)), np.ones((12, 12), bool), steps=150,
                       lr=0.01, batch=64)
     canvas = np.zeros((1, 12, 12, 3), np.uint8)
     canvas[0, :, :4] = stripes[:, :4]
     known = np.zeros((12, 12), bool)
     known[:, :4] = True
-    grid = L.fill(trained, trained.codec.encode(torch.from_numpy(canvas)), known,
+    grid = FL.fill(trained, trained.codec.encode(torch.from_numpy(canvas)), known,
                   generator=torch.Generator().manual_seed(0))
     grown = trained.codec.decode(grid)[0].numpy()
     assert (grown[:, 4:] == stripes[:, 4:]).all(-1).mean() > 0.9
@@ -240,8 +241,8 @@ def test_pointer_codec_groups_and_continues_the_seeds_stripes():
     known[:16] = True
     model = local_model("pointer", window=2, reach=4, seed=1)
     grid = model.codec.encode(torch.from_numpy(stripes[None]))
-    trained = L.adapt(model, grid[0], known, steps=300, lr=0.01, batch=128)
-    out = L.fill(trained, grid, known, generator=torch.Generator().manual_seed(0))
+    trained = FL.adapt(model, grid[0], known, steps=300, lr=0.01, batch=128)
+    out = FL.fill(trained, grid, known, generator=torch.Generator().manual_seed(0))
     grown = trained.codec.decode(out)[0].numpy()
     assert {tuple(c) for c in grown[16:].reshape(-1, 3)} <= {(20, 20, 20), (235, 235, 235)}
     assert (grown[16:] == stripes[16:]).all(-1).mean() > 0.9
@@ -316,7 +317,7 @@ def test_match_codec_seed_prior_shifts_the_adapted_copy_only():
     model = TextureModel(cfg)
     plain = model.codec
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    tuned = L.adapt(model, torch.rand(6, 6, 3), np.ones((6, 6), bool), 0)
+    tuned = FL.adapt(model, torch.rand(6, 6, 3), np.ones((6, 6), bool), 0)
     assert tuned is not model and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     codec = tuned.codec
     beta, missing = torch.exp(plain.log_beta), torch.exp(plain.log_missing)
@@ -422,8 +423,8 @@ def test_match_codec_continues_stripes_that_need_the_fourth_row_up():
     for init in range(3):
         model = local_model("match", window=2, reach=4, seed=init)
         grid = model.codec.encode(torch.from_numpy(stripes[None]))
-        trained = L.adapt(model, grid[0], known, steps=100, lr=0.01, batch=128)
-        grown = trained.codec.decode(L.fill(trained, grid, known, generator=torch.Generator().manual_seed(0)))
+        trained = FL.adapt(model, grid[0], known, steps=100, lr=0.01, batch=128)
+        grown = trained.codec.decode(FL.fill(trained, grid, known, generator=torch.Generator().manual_seed(0)))
         grown = grown[0].numpy()
         assert {tuple(c) for c in grown[16:].reshape(-1, 3)} <= {(20, 20, 20), (235, 235, 235)}
         right.append((grown[16:] == stripes[16:]).all(-1).mean())
@@ -511,10 +512,10 @@ def test_closing_pass_regenerates_only_the_generated_pixels_next_to_the_seams(wr
     grid = model.codec.encode(torch.from_numpy(canvas))
 
     def run(band, wrap=wrap):
-        return L.fill(model, grid, known, wrap, generator=torch.Generator().manual_seed(4), closing_band=band)
+        return FL.fill(model, grid, known, wrap, generator=torch.Generator().manual_seed(4), closing_band=band)
 
     plain, closed = run(0), run(3)
-    band = L.seam_band((20, 24), wrap, 3)
+    band = FL.seam_band((20, 24), wrap, 3)
     assert band.sum() == {"x": 20 * 6, "y": 24 * 6, "xy": 20 * 6 + 24 * 6 - 36}[wrap]
     outside = torch.as_tensor(~band)
     assert torch.equal(plain[:, outside], closed[:, outside])
@@ -523,8 +524,8 @@ def test_closing_pass_regenerates_only_the_generated_pixels_next_to_the_seams(wr
     assert not torch.equal(plain[:, regenerated], closed[:, regenerated])
     assert torch.equal(run(3, ""), run(0, ""))  # nothing to close without wrap
     steps = []
-    L.fill(model, grid, known, wrap, closing_band=3, progress=lambda i, n: steps.append((i, n)))
-    assert steps[-1][0] == steps[-1][1] == len(L.wavefronts(~known, model.window)) + len(
-        L.wavefronts(band & ~known, model.window, (10 if "y" in wrap else 0, 12 if "x" in wrap else 0)))
+    FL.fill(model, grid, known, wrap, closing_band=3, progress=lambda i, n: steps.append((i, n)))
+    assert steps[-1][0] == steps[-1][1] == len(FL.wavefronts(~known, model.window)) + len(
+        FL.wavefronts(band & ~known, model.window, (10 if "y" in wrap else 0, 12 if "x" in wrap else 0)))
     with pytest.raises(ValueError, match="closing_band"):
         run(-1)

@@ -26,7 +26,7 @@ from texgen.models.model import (
     window_start,
 )
 from texgen.models.orderings import crop_shape, roll, spiral_matrix, unroll
-from texgen.models.sample import complete, mark_seed, seed_mask
+from texgen.generate.sample import complete, mark_seed, seed_mask
 from texgen.models.train import train
 from texgen.curate.scan import TILE_COLUMNS
 

@@ -14,7 +14,7 @@ from texgen.models.codecs import EnergyCodec, PaletteCodec, energy_score
 from texgen.models.model import ModelConfig, TextureModel, generate
 from texgen.models.colour import encode_nearest, rgb_to_lab
 from texgen.models.palette import fit_palette, quantisation_error, weighted_kmeans
-from texgen.models.sample import complete, seed_mask, to_sequences
+from texgen.generate.sample import complete, seed_mask, to_sequences
 from texgen.models.vq import (
     Quantizer,
     Tokenizer,
@@ -293,7 +293,7 @@ def test_material_categories_follow_config_priority_and_min_files(tmp_path):
 
 
 def test_raster_windows_slide_by_whole_rows():
-    from texgen.models.sample import image_shape, window_stride
+    from texgen.generate.sample import image_shape, window_stride
 
     model = TextureModel(ModelConfig(ordering="raster", codec="grey", context=63, n_embd=16, n_head=2, n_layer=1))
     assert image_shape(model, 32) == (32, 8)  # rows as wide as the 8 x 8 training crops

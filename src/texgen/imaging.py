@@ -194,3 +194,28 @@ def thumbnail_jpeg(image: np.ndarray | Image.Image, edge: int = 128) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=80)
     return buf.getvalue()
+
+
+def contact_sheet(images: list[np.ndarray], scale: int = 4, gap: int = 4) -> np.ndarray:
+    """Images side by side on white, scaled up (nearest) for viewing."""
+    scaled = [np.kron(im, np.ones((scale, scale, 1), np.uint8)) for im in images]
+    h = max(im.shape[0] for im in scaled)
+    w = sum(im.shape[1] for im in scaled) + gap * (len(scaled) - 1)
+    canvas = np.full((h, w, 3), 255, np.uint8)
+    x = 0
+    for im in scaled:
+        canvas[: im.shape[0], x:x + im.shape[1]] = im
+        x += im.shape[1] + gap
+    return canvas
+
+
+def stack_rows(rows: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    """Images of equal width one under the other, separated by white gaps (a sheet)."""
+    return np.concatenate([np.pad(r, ((0, gap), (0, 0), (0, 0)), constant_values=255) for r in rows])
+
+
+def save_png(path: str | Path, image: np.ndarray) -> None:
+    from .io import atomic_path
+
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")

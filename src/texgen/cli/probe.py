@@ -22,7 +22,7 @@ def probe(a) -> None:
          PROBE_SPEC, OUT, arg("--sheet", required=True, help="PNG: seed | Efros-Leung | G'MIC | real crop"))
 def growth_reference(a) -> None:
     from ..io import write_text
-    from ..models.sample import save_png
+    from ..imaging import save_png
     from ..probes.growth import reference_growth
     from ..probes.run import probe_settings
 

@@ -73,7 +73,8 @@ def sample(a) -> None:
     import numpy as np
 
     from ..models.model import load_model
-    from ..models.sample import complete, grid, grow, image_shape, mark_seed, save_png, seed_mask
+    from ..generate.sample import complete, grow, image_shape, mark_seed, seed_mask
+    from ..imaging import contact_sheet, save_png
 
     model, _ = load_model(a.model, device(a.device))
     if (a.border_cost, a.sharpness, a.edge_cost) != (None, None, None) and model.cfg.codec != "match":
@@ -134,4 +135,4 @@ def sample(a) -> None:
         raise SystemExit(f"error: {exc}") from None
     if a.mark_seed:
         out = np.stack([mark_seed(o, mask) for o in out])
-    save_png(a.out, out[0] if a.count == 1 else grid(list(out), scale=1))
+    save_png(a.out, out[0] if a.count == 1 else contact_sheet(list(out), scale=1))

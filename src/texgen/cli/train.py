@@ -68,7 +68,7 @@ def sample_sheet(a) -> None:
 
     from ..config import schema_defaults
     from ..io import write_text
-    from ..models.sample import sample_sheet as sheet
+    from ..generate.sample import sample_sheet as sheet
 
     s = {**schema_defaults("models", "sample"), **spec(a)}
     info = sheet(a.model, a.split, a.out, s["size"], s["seed_fraction"], s["temperature"])

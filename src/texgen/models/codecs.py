@@ -377,7 +377,7 @@ class ExemplarCodec(RGBCodec):
             g = 1 if pixels is None else pixels.shape[0]
             self.candidates = grid.expand(g, -1, -1).to(next(self.parameters()).device)
             return
-        self.candidates = pixels.float()  # ``local.set_candidates`` keeps at most max_candidates
+        self.candidates = pixels.float()  # ``generate.fill.set_candidates`` keeps at most max_candidates
 
     def candidate_logits(self, out: torch.Tensor) -> torch.Tensor:
         """Scores (G, n, P) of the candidates set by ``use_candidates`` for head outputs (G, n, D)."""
@@ -413,7 +413,7 @@ class PointerCodec(ExemplarCodec):
     keys are the batch's own outputs, so no extra forward pass), the window itself excluded. (Adding
     the true colour as a candidate scored by the mixture alone, as ``exemplar`` does, let training
     drive every other candidate's key score to -inf: loss 0, nothing learned.) Generation computes the keys of the known pixels once
-    (``local.set_candidates``)."""
+    (``generate.fill.set_candidates``)."""
 
     kind = "pointer"
     key_dim = 32
@@ -465,7 +465,7 @@ class PointerCodec(ExemplarCodec):
         return torch.tensor([rows])
 
     def use_candidates(self, pixels: torch.Tensor | None, keys: torch.Tensor | None = None) -> None:
-        """Candidates (G, M, 3) with their keys (G, M, d), from ``local.set_candidates``; without keys (no
+        """Candidates (G, M, 3) with their keys (G, M, d), from ``generate.fill.set_candidates``; without keys (no
         seed) only the mixture scores them."""
         super().use_candidates(pixels)
         if keys is None or pixels is None or pixels.shape[1] == 0:
@@ -589,7 +589,7 @@ class MatchCodec(PointerCodec):
 
     @torch.no_grad()
     def seed_prior(self) -> None:
-        """Shift a copy adapted to one seed before its test-time training (``local.adapt``): the missing
+        """Shift a copy adapted to one seed before its test-time training (``generate.fill.adapt``): the missing
         cost grows by ``border_cost`` and beta is multiplied by ``sharpness``. At generation an offset a
         seed candidate lacks lies beyond the seed (in pre-training, one the random mask hid): such a
         candidate is a dead end -- the pixels after it find no continuation of its neighbourhood and drift

@@ -14,7 +14,7 @@ from .. import metrics as M
 from ..config import schema_defaults
 from ..io import atomic_path, write_text, write_tsv
 from .data import Crops, load_tile_rows, split_tiles, without_augmentation
-from .sample import grid, save_png, stack_rows
+from ..imaging import contact_sheet, save_png, stack_rows
 from .train import data_config, lr_at, seed_all
 from .vq import Tokenizer, TokenizerConfig, codebook_usage
 
@@ -70,7 +70,7 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
               "mse": float(np.mean([M.mse(r, i) for r, i in zip(recon, images)])),
               **codebook_usage(codes, cfg.codebook_size)}
     log.info("validation: %s", json.dumps(result))
-    pairs = [grid([images[i], recon[i]], scale=3) for i in range(min(4, len(images)))]
+    pairs = [contact_sheet([images[i], recon[i]], scale=3) for i in range(min(4, len(images)))]
     save_png(out_png, stack_rows(pairs))
     write_tsv(out_metrics, metrics, list(metrics[0]))
     with atomic_path(out_model, suffix=".pt") as tmp:

@@ -20,7 +20,8 @@ from PIL import Image
 
 from ..io import read_tsv
 from ..models.model import TextureModel
-from ..models.sample import complete, grid, grow, image_shape, stack_rows
+from ..generate.sample import complete, grow, image_shape
+from ..imaging import contact_sheet, stack_rows
 from .. import metrics as M
 from . import peer
 from .classical import efros_leung
@@ -99,7 +100,7 @@ def model_growth(model: TextureModel, split_tsv, p: dict, root=".") -> tuple[dic
         grown = _sequence_growth(model, gs, p)
     result = {"model": gs.scores(grown, time.perf_counter() - t), "real_vs_real": gs.scores(gs.others, 0.0),
               **gs.facts()}
-    rows = [grid([gs.on_canvas(i, sd), gs.on_canvas(i, g), gs.refs[i]], scale=1)
+    rows = [contact_sheet([gs.on_canvas(i, sd), gs.on_canvas(i, g), gs.refs[i]], scale=1)
             for i, (sd, g) in enumerate(zip(gs.seeds[:4], grown))]
     tile_image = None
     if model.cfg.local:
@@ -109,7 +110,7 @@ def model_growth(model: TextureModel, split_tsv, p: dict, root=".") -> tuple[dic
         result["tileable"] = {"wrap": "xy", **gs.scores(wrapped, time.perf_counter() - t),
                               "textures": len(wrapped)}
         result["tileable"]["wrap_seam_ratio"] = result["tileable"].pop("tileability")
-        tile_image = grid([np.tile(w, (2, 2, 1)) for w in wrapped], scale=1, gap=8)
+        tile_image = contact_sheet([np.tile(w, (2, 2, 1)) for w in wrapped], scale=1, gap=8)
     return result, stack_rows(rows), tile_image
 
 
@@ -130,6 +131,6 @@ def reference_growth(split_tsv, p: dict, root=".") -> tuple[dict, np.ndarray]:
         result[name] = gs.scores(grown[name], time.perf_counter() - t)
     result["real_vs_real"] = gs.scores(gs.others, 0.0)
     result.update(gs.facts())
-    rows = [grid([gs.on_canvas(i, sd), grown["classical"][i], grown["gmic"][i], gs.refs[i]], scale=1)
+    rows = [contact_sheet([gs.on_canvas(i, sd), grown["classical"][i], grown["gmic"][i], gs.refs[i]], scale=1)
             for i, sd in enumerate(gs.seeds[:4])]
     return result, stack_rows(rows)

@@ -25,17 +25,16 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..imaging import contact_sheet, stack_rows
 from ..io import read_tsv
 from ..curate.materials import load_materials
 from ..models.model import TextureModel
 from ..models.local import causal_windows
 from ..models.orderings import crop_shape
-from ..models.sample import (
+from ..generate.sample import (
     complete,
     first_token_fraction,
-    grid,
     image_shape,
-    stack_rows,
     to_sequences,
 )
 
@@ -278,8 +277,8 @@ def conditioning_probe(model: TextureModel, split_tsv: str | Path, materials_tsv
         per_class[name] = {"conditioned": float((judge(colour_histograms(plain)) == c).mean()),
                            "guided": float((judge(colour_histograms(guided)) == c).mean()),
                            "unconditioned": float((uncond_pred == c).mean())}
-        rows.append(grid(list(guided), scale=2))
-    rows.append(grid(list(unconditioned), scale=2))
+        rows.append(contact_sheet(list(guided), scale=2))
+    rows.append(contact_sheet(list(unconditioned), scale=2))
     sheet = stack_rows(rows)
 
     def rate(key):
@@ -317,7 +316,7 @@ def run_condition_probe(model_path: str | Path, split_tsv: str | Path, materials
 
     from ..io import write_text
     from ..models.model import load_model
-    from ..models.sample import save_png
+    from ..imaging import save_png
     from .run import probe_settings
 
     p = probe_settings(params)

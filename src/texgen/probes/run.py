@@ -18,17 +18,17 @@ from PIL import Image
 
 from ..config import schema_defaults
 from ..io import read_tsv, write_text
-from ..models.local import causal_windows, set_candidates
+from ..generate.fill import set_candidates
+from ..imaging import contact_sheet, save_png
+from ..models.local import causal_windows
 from ..models.model import TextureModel, generate, load_model
 from ..models.orderings import roll, spiral_order
-from ..models.sample import (
+from ..generate.sample import (
     complete,
     first_token_fraction,
-    grid,
     local_generate,
     image_shape,
     mark_seed,
-    save_png,
     seed_mask,
     stack_rows,
     to_images,
@@ -120,7 +120,7 @@ def colour_probe(model, p):
         gen, _, disp = _sequence_probe(model, image, seed_len, n_new, p)
         per[name] = M.mean_delta_e(gen, colour)
         shown.append(disp)
-    return {"delta_e": per, "delta_e_mean": float(np.mean(list(per.values())))}, grid(shown, scale=_scale(model))
+    return {"delta_e": per, "delta_e_mean": float(np.mean(list(per.values())))}, contact_sheet(shown, scale=_scale(model))
 
 
 def stripes(h: int, w: int, width: int, vertical: bool, offset: int = 0) -> np.ndarray:
@@ -139,7 +139,7 @@ def zebra_probe(model, p):
         gen, truth, disp = _sequence_probe(model, stripes(h, w, width, vertical), seed_len, n_new, p)
         out[name] = M.side_accuracy(gen, truth)
         shown.append(disp)
-    return {"accuracy": out, "stripe_width": width}, grid(shown, scale=_scale(model))
+    return {"accuracy": out, "stripe_width": width}, contact_sheet(shown, scale=_scale(model))
 
 
 def pattern_probe(model, p):
@@ -149,7 +149,7 @@ def pattern_probe(model, p):
     tile = (np.random.default_rng(7).random((4, 4)) > 0.5).astype(np.uint8) * 255
     img = np.tile(tile, (h // 4 + 1, w // 4 + 1))[:h, :w]
     gen, truth, disp = _sequence_probe(model, np.repeat(img[..., None], 3, axis=2), seed_len, n_new, p)
-    return {"accuracy": M.side_accuracy(gen, truth)}, grid([disp], scale=_scale(model))
+    return {"accuracy": M.side_accuracy(gen, truth)}, contact_sheet([disp], scale=_scale(model))
 
 
 def _val_crops(split_tsv: str | Path, size: int, n: int, seed: int, root: str | Path = ".",
@@ -237,7 +237,7 @@ def completion_probe(model, split_tsv, p, root="."):
     rows = []
     for i in range(min(4, len(crops))):
         seed_only = np.where(mask[..., None], crops[i], WHITE).astype(np.uint8)
-        rows.append(grid([seed_only] + [mark_seed(s, mask) for s in samples[i]]
+        rows.append(contact_sheet([seed_only] + [mark_seed(s, mask) for s in samples[i]]
                          + [mark_seed(classical[i][0], mask), mark_seed(peer_samples[i][0], mask), crops[i]], scale=3))
     sheet = stack_rows(rows)
     return {"model": scores, "classical": ref, "gmic": peer_scores, "real_vs_real_swd": floor, "samples_per_crop": k,
@@ -298,7 +298,7 @@ def free_probe(model, split_tsv, p, root="."):
                                                                 model.codec.patch).mean())
     tiles = [np.tile(d, (2, 2, 1)) for d in done]
     return {"tileability": float(np.mean([M.tileability(d) for d in done])),
-            "pixels_per_s": generated / seconds, "size": size, "width": width}, grid(tiles, scale=3)
+            "pixels_per_s": generated / seconds, "size": size, "width": width}, contact_sheet(tiles, scale=3)
 
 
 def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Path, params: dict,

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..io import atomic_path, read_tsv
-from .local import adapt, fill
-from .model import TextureModel, generate, load_model
-from .orderings import crop_shape, roll, unroll
+from ..imaging import contact_sheet, save_png, stack_rows
+from ..io import read_tsv
+from ..models.model import TextureModel, generate, load_model
+from ..models.orderings import crop_shape, roll, unroll
+from .fill import adapt, fill
 
 log = logging.getLogger("texgen.sample")
 PURPLE = (160, 32, 240)
@@ -179,29 +180,6 @@ def mark_seed(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def grid(images: list[np.ndarray], scale: int = 4, gap: int = 4) -> np.ndarray:
-    """Images side by side on white, scaled up (nearest) for viewing."""
-    scaled = [np.kron(im, np.ones((scale, scale, 1), np.uint8)) for im in images]
-    h = max(im.shape[0] for im in scaled)
-    w = sum(im.shape[1] for im in scaled) + gap * (len(scaled) - 1)
-    canvas = np.full((h, w, 3), 255, np.uint8)
-    x = 0
-    for im in scaled:
-        canvas[: im.shape[0], x:x + im.shape[1]] = im
-        x += im.shape[1] + gap
-    return canvas
-
-
-def stack_rows(rows: list[np.ndarray], gap: int = 6) -> np.ndarray:
-    """Images of equal width one under the other, separated by white gaps (a sheet)."""
-    return np.concatenate([np.pad(r, ((0, gap), (0, 0), (0, 0)), constant_values=255) for r in rows])
-
-
-def save_png(path: str | Path, image: np.ndarray) -> None:
-    with atomic_path(path, suffix=".png") as tmp:
-        Image.fromarray(image).save(tmp, format="PNG")
-
-
 def sample_sheet(model_path: str | Path, split_tsv: str | Path, out_png: str | Path, size: int = 32,
                  seed_fraction: float = 0.5, temperature: float = 1.0, root: str | Path = ".") -> dict:
     """Rows of [seed | model completion | truth] for held-out crops, plus two solid-colour seeds."""
@@ -224,7 +202,7 @@ def sample_sheet(model_path: str | Path, split_tsv: str | Path, out_png: str | P
     rows = []
     for i in range(len(images)):
         seed_only = np.where(mask[..., None], images[i], 255).astype(np.uint8)
-        rows.append(grid([seed_only, mark_seed(done[i], mask), images[i]]))
+        rows.append(contact_sheet([seed_only, mark_seed(done[i], mask), images[i]]))
     save_png(out_png, stack_rows(rows))
     generated = len(images) * h * w * (1 - mask.mean())
     return {"pixels_per_s": generated / seconds, "seconds": seconds}
