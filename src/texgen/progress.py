@@ -33,3 +33,19 @@ class Progress:
     def _emit(self, now: float) -> None:
         rate = self.done / max(now - self.start, 1e-9)
         self.log.info("%s: %d/%d files (%.1f/s)", self.label, self.done, self.total, rate)
+
+
+def progress_bar(label: str):
+    """A progress bar on stderr: '<label> [#####     ] 50% (i/n steps)', redrawn in place."""
+    shown = [-1]
+
+    def show(i: int, n: int) -> None:
+        percent = 100 * i // max(n, 1)
+        if percent == shown[0]:  # redraw once per percent, not once per step
+            return
+        shown[0] = percent
+        filled = int(30 * i / max(n, 1))
+        end = "\n" if i == n else ""
+        print(f"\r{label} [{'#' * filled}{' ' * (30 - filled)}] {percent:3d}% ({i}/{n} steps)",
+              end=end, file=sys.stderr, flush=True)
+    return show

@@ -11,7 +11,7 @@ import sys
 
 from ..progress import setup_logging
 # the stage modules register their commands on import, in the order `texgen --help` lists them
-from . import acquire, curate, analyse, train, probe, sample, report  # noqa: F401,I001
+from . import acquire, curate, analyse, train, probe, sample, grow, report  # noqa: F401,I001
 from .base import COMMANDS, add_commands
 
 __all__ = ["COMMANDS", "build_parser", "main"]

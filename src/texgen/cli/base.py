@@ -50,8 +50,12 @@ def command(name: str, help: str, *args: Arg, torch_threads: bool = False) -> Ca
 def add_commands(sub: argparse._SubParsersAction) -> None:
     for c in COMMANDS:
         s = sub.add_parser(c.name, help=c.help)
+        groups: dict[str, argparse._ArgumentGroup] = {}
         for a in c.args:
-            s.add_argument(*a.flags, **a.options)
+            options = dict(a.options)
+            title = options.pop("group", None)  # e.g. "advanced": research knobs listed apart in --help
+            target = groups.setdefault(title, s.add_argument_group(title)) if title else s
+            target.add_argument(*a.flags, **options)
         if c.torch_threads:
             s.add_argument("--threads", type=int, default=0, help=THREADS_HELP)
         s.set_defaults(func=_with_threads(c.func) if c.torch_threads else c.func)

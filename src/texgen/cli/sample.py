@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
+from ..progress import progress_bar
 from .base import DEVICE, arg, command, device
-
-
-def _progress_bar(label: str):
-    """A progress bar on stderr: '<label> [#####     ] 50% (i/n steps)', redrawn in place."""
-    shown = [-1]
-
-    def show(i: int, n: int) -> None:
-        percent = 100 * i // max(n, 1)
-        if percent == shown[0]:  # redraw once per percent, not once per step
-            return
-        shown[0] = percent
-        filled = int(30 * i / max(n, 1))
-        end = "\n" if i == n else ""
-        print(f"\r{label} [{'#' * filled}{' ' * (30 - filled)}] {percent:3d}% ({i}/{n} steps)",
-              end=end, file=sys.stderr, flush=True)
-    return show
 
 
 def _read_seed_image(path: str):
@@ -118,7 +101,7 @@ def sample(a) -> None:
                 arr = np.full((8, 8, 3), tuple(int(c) for c in a.colour.split(",")), np.uint8)
             arr = arr[: a.height, : a.width]
             out = grow(model, arr, a.height, a.width, a.count, a.tileable or "", a.temperature, a.top_k, a.seed,
-                       label, a.adapt_steps, _progress_bar("growing"), closing_band=a.closing_band)
+                       label, a.adapt_steps, progress_bar("growing"), closing_band=a.closing_band)
             mask = np.zeros((a.height, a.width), bool)
             mask[: arr.shape[0], : arr.shape[1]] = True
         else:

@@ -52,16 +52,16 @@ MODES = ("synthesize", "extend")
 class PyramidConfig:
     """The generator's settings (config ``grow: generator:``; every key in ``config/schema.yaml``)."""
 
-    coarsest: int = 24  # exemplar side (px) at the coarsest level; the number of levels follows from it
-    radius: int = 2  # the window at every level: (2 radius + 1)^2 output pixels, centre excluded
+    coarsest: int = 16  # exemplar side (px) at the coarsest level; the number of levels follows from it
+    radius: int = 3  # the window at every level: (2 radius + 1)^2 output pixels, centre excluded
     coarse_radius: int = 1  # the coarser level's window: (2 coarse_radius + 1)^2 pixels spaced 2 apart
-    k: int = 4  # k-coherence: each shifted neighbour coordinate plus its k - 1 most similar positions
+    k: int = 1  # k-coherence: each shifted neighbour coordinate plus its k - 1 most similar positions
     randoms: int = 4  # random exemplar positions added to every pixel's candidates (exploration)
     passes: int = 2  # correction passes per finer level (each: the four 2 x 2 phase groups)
     coarse_passes: int = 6  # correction passes at the coarsest level (it starts from random blocks)
     block: int = 4  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
-    temperature: float = 1.0  # divides the fitted log-probabilities (1 = the fitted model; 0 = argmax)
-    fit_steps: int = 40  # test-time training steps per level (0 = the initial Gaussian weights)
+    temperature: float = 0.0  # divides the fitted log-probabilities (1 = the fitted model; 0 = argmax)
+    fit_steps: int = 0  # test-time training steps per level (0 = the initial Gaussian weights)
     pca: int = 16  # distances computed in this many principal components of the weighted windows
     knn_pool: int = 4096  # k-coherence sets are searched among at most this many exemplar positions
 
@@ -300,7 +300,7 @@ def fitted_levels(exemplar: np.ndarray, cfg: PyramidConfig, levels: int, seed: i
     """The exemplar's pyramid with every level's fitted weights, [finest, ..., coarsest]; weights come from the
     cache (keyed by the exemplar's content hash and the fitting settings) when there, else are fitted and
     stored. Returns (levels, True if the cache was used)."""
-    ex = torch.as_tensor(np.ascontiguousarray(exemplar[..., :3]), device=device).float() / 255.0
+    ex = torch.as_tensor(np.array(exemplar[..., :3]), device=device).float() / 255.0
     pics = exemplar_pyramid(ex, levels)
     cache = None
     if cache_dir is not None:

@@ -1,0 +1,89 @@
+"""``texgen grow``: an exemplar (or a PBR set) in, a large texture (and its companion maps) out -- the artist's
+command. The generator's settings come from the config's ``grow: generator:`` (``--config``), else the schema's
+defaults; the research knobs are in the "advanced" group."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..progress import progress_bar
+from .base import DEVICE, arg, command, device
+
+ADV = "advanced"
+
+
+@command("grow", "grow an exemplar (image or PBR folder) into a large, optionally tileable texture",
+         arg("exemplar", help="the colour exemplar (PNG, JPEG, ...) or a folder holding a PBR set"),
+         arg("--out", required=True, help="PNG to write; companion maps go beside it as OUT_<map>.png"),
+         arg("--size", type=int, default=None, help="width and height at once (default 4x the exemplar's side)"),
+         arg("--width", type=int, default=None),
+         arg("--height", type=int, default=None),
+         arg("--tileable", choices=["x", "y", "xy"], default=None, help="seamless when tiled along x, y or both"),
+         arg("--maps", nargs="+", default=[], metavar="MAP",
+             help="companion maps of the exemplar (normal, roughness, height, ...), same size as it"),
+         arg("--mode", choices=["synthesize", "extend"], default="synthesize",
+             help="synthesize: a new texture like the exemplar (default); extend: keep the exemplar top-left and "
+                  "grow around it"),
+         arg("--seed", type=int, default=0, help="random seed (the same seed gives the same texture)"),
+         arg("--info", default=None, help="JSON to write: seconds, levels, wrap seam, the exemplar's sha256"),
+         DEVICE,
+         arg("--config", default="config/config.yaml",
+             help="the config whose grow.generator settings are used, when the file exists"),
+         arg("--map-names", default="config/keywords/maps.txt", help="map-name rules for a PBR folder", group=ADV),
+         arg("--temperature", type=float, default=None, group=ADV,
+             help="0: each pixel takes its most likely candidate; > 0: a random draw, sharper when smaller"),
+         arg("--passes", type=int, default=None, help="correction passes per finer level", group=ADV),
+         arg("--coarsest", type=int, default=None, help="exemplar side at the coarsest level (px)", group=ADV),
+         arg("--radius", type=int, default=None, help="window radius at every level", group=ADV),
+         arg("--fit-steps", type=int, default=None, help="test-time training steps per level", group=ADV),
+         arg("--cache-dir", default=None, group=ADV,
+             help="where fitted levels are kept (default $TEXGEN_CACHE or ~/.cache/texgen/grow)"),
+         torch_threads=True)
+def grow(a) -> None:
+    from ..config import ConfigError, load, schema_defaults
+    from ..generate.maps import ExemplarError, load_exemplar, map_outputs, write_maps
+    from ..generate.pyramid import PyramidConfig, default_cache_dir, generate
+    from ..imaging import save_png
+    from ..metrics import tileability
+
+    settings = schema_defaults("grow", "generator")
+    if a.config and Path(a.config).exists():
+        try:
+            settings = load(a.config)["grow"]["generator"]
+        except ConfigError as exc:
+            raise SystemExit(f"error: {a.config}: {exc}") from None
+    for key in ("temperature", "passes", "coarsest", "radius", "fit_steps"):
+        if getattr(a, key) is not None:
+            settings[key] = getattr(a, key)
+    try:
+        cfg = PyramidConfig.from_dict(settings)
+        ex = load_exemplar(a.exemplar, a.maps, a.map_names)
+    except (ValueError, ExemplarError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    eh, ew = ex.colour.shape[:2]
+    height = a.height or a.size or 4 * eh
+    width = a.width or a.size or 4 * ew
+    clash = [str(p) for p in [Path(a.out), *map_outputs(a.out, list(ex.maps)).values()]
+             if Path(p).resolve() in {Path(s).resolve() for s in [ex.source, *ex.map_sources.values()]}]
+    if clash:
+        raise SystemExit(f"error: {clash[0]} is one of the inputs: choose another --out")
+    cache = Path(a.cache_dir) if a.cache_dir else default_cache_dir()
+    t = time.perf_counter()
+    try:
+        image, coords, facts = generate(ex.colour, height, width, cfg, a.mode, a.tileable or "", a.seed,
+                                        cache_dir=cache, device=device(a.device), progress=progress_bar("growing"))
+    except ValueError as exc:
+        raise SystemExit(f"error: {a.exemplar}: {exc}") from None
+    seconds = time.perf_counter() - t
+    save_png(a.out, image)
+    written = write_maps(coords, ex, a.out)
+    facts.update(seconds=round(seconds, 3), size=[height, width], tileable=a.tileable or "", mode=a.mode,
+                 wrap_seam=round(tileability(image), 4), maps=written, exemplar=ex.source)
+    if a.info:
+        from ..io import write_text
+
+        write_text(a.info, json.dumps(facts, indent=1) + "\n")
+    maps = f" + {len(written)} map(s)" if written else ""
+    print(f"{a.out}{maps}: {width}x{height} in {seconds:.2f} s ({facts['levels']} levels)")

@@ -1,0 +1,114 @@
+"""Exemplars and their companion maps for ``texgen grow``: reading a colour map (a file, or a folder holding a
+PBR set), checking that every map matches it, and writing each map through the generated exemplar coordinates
+(``pyramid.apply_coordinates``), so a PBR set in gives a matching -- and, when tiled, tileable -- set out.
+
+Map types in a folder are recognised by the same name rules as curation (``config/keywords/maps.txt``:
+``Stone_Color.png`` is the colour map, ``Stone_Normal.png`` a normal map)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..curate.keywords import KeywordFilter, read_maps
+from ..imaging import save_png
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga"}
+
+
+class ExemplarError(ValueError):
+    """An exemplar or companion map that cannot be used; the message names the file."""
+
+
+@dataclass
+class ExemplarSet:
+    """A colour exemplar (uint8 (h, w, 3)) and its companion maps by name (arrays of the same h x w)."""
+
+    colour: np.ndarray
+    source: str
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
+    map_sources: dict[str, str] = field(default_factory=dict)
+
+
+def read_map(path: str | Path, colour: bool = False) -> np.ndarray:
+    """A map as an array: the colour map as uint8 RGB; a companion map as stored (grey stays (h, w), 16-bit
+    stays uint16, RGB(A) stays as it is), so writing it back loses nothing."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if colour:
+                return np.asarray(im.convert("RGB"))
+            if im.mode in ("P", "LA", "PA", "CMYK", "YCbCr", "1"):
+                im = im.convert("RGBA" if "A" in im.mode else "RGB" if im.mode != "1" else "L")
+            return np.asarray(im)
+    except FileNotFoundError:
+        raise ExemplarError(f"{path}: no such file") from None
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise ExemplarError(f"{path}: cannot read it as an image ({exc})") from None
+
+
+def pbr_folder(folder: str | Path, map_names: str | Path) -> tuple[Path, dict[str, Path]]:
+    """(colour map, {type: path}) of a folder holding one PBR set; its file names name the map types."""
+    folder = Path(folder)
+    if not Path(map_names).exists():
+        raise ExemplarError(f"{map_names}: the map-name rules (needed to read the PBR folder {folder}) are missing; "
+                            "pass --map-names config/keywords/maps.txt from a texgen checkout")
+    rules = KeywordFilter([], [], read_maps(map_names))
+    found: dict[str, list[Path]] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            found.setdefault(rules.map_type(p.name) or "colour", []).append(p)
+    colour = found.pop("colour", [])
+    if len(colour) != 1:
+        what = "no colour map" if not colour else f"{len(colour)} candidates: {', '.join(p.name for p in colour)}"
+        raise ExemplarError(f"{folder}: a PBR set needs exactly one colour/albedo map ({what}); name it e.g. "
+                            "NAME_Color.png and the others NAME_Normal.png, NAME_Roughness.png, ...")
+    doubles = {t: ps for t, ps in found.items() if len(ps) > 1}
+    if doubles:
+        t, ps = next(iter(doubles.items()))
+        raise ExemplarError(f"{folder}: {len(ps)} {t} maps ({', '.join(p.name for p in ps)}): keep one")
+    return colour[0], {t: ps[0] for t, ps in found.items()}
+
+
+def load_exemplar(path: str | Path, maps: list[str | Path] = (), map_names: str | Path = "config/keywords/maps.txt"
+                  ) -> ExemplarSet:
+    """The exemplar at ``path`` (an image, or a PBR folder) with its companion maps (``maps``: extra files, named
+    by their stem); every map must have the colour map's size."""
+    path = Path(path)
+    extra: dict[str, Path] = {}
+    if path.is_dir():
+        path, extra = pbr_folder(path, map_names)
+    for m in maps:
+        name = Path(m).stem
+        if name in extra:
+            raise ExemplarError(f"{m}: two companion maps would both be written as {name!r}")
+        extra[name] = Path(m)
+    ex = ExemplarSet(read_map(path, colour=True), str(path))
+    for name, p in extra.items():
+        arr = read_map(p)
+        if arr.shape[:2] != ex.colour.shape[:2]:
+            raise ExemplarError(f"{p}: the {name} map is {arr.shape[1]}x{arr.shape[0]} px but the colour map "
+                                f"{path} is {ex.colour.shape[1]}x{ex.colour.shape[0]}: every map of a set must have "
+                                "the same size")
+        ex.maps[name], ex.map_sources[name] = arr, str(p)
+    return ex
+
+
+def map_outputs(out: str | Path, names: list[str]) -> dict[str, Path]:
+    """Where each companion map is written: beside OUT as OUT-STEM_NAME.png."""
+    out = Path(out)
+    return {n: out.with_name(f"{out.stem}_{n}.png") for n in names}
+
+
+def write_maps(coords: np.ndarray, ex: ExemplarSet, out: str | Path) -> dict[str, str]:
+    """Every companion map read through the coordinates (H, W, 2), each written atomically; returns the paths."""
+    from .pyramid import apply_coordinates
+
+    written = {}
+    for name, path in map_outputs(out, list(ex.maps)).items():
+        save_png(path, apply_coordinates(ex.maps[name], coords))
+        written[name] = str(path)
+    return written

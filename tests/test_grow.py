@@ -1,0 +1,141 @@
+"""The artist's generator (texgen.generate.pyramid) and `texgen grow`: companion maps exact, tileable, modes,
+the fit cache, clear errors. Real textures: scikit-image's brick and gravel, coloured."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from texgen import metrics as M
+from texgen.cli import main as cli
+from texgen.config import schema_defaults
+from texgen.generate.maps import ExemplarError, load_exemplar
+from texgen.generate.pyramid import PyramidConfig, apply_coordinates, generate, level_count
+
+from .helpers import skimage_data, write_image
+
+
+def exemplar(name: str = "brick", size: int = 64) -> np.ndarray:
+    """A real texture crop, coloured (a grey texture cannot show a colour map's relation to it)."""
+    with Image.open(skimage_data() / f"{name}.png") as im:
+        g = np.asarray(im.convert("L"))[100:100 + 2 * size:2, 100:100 + 2 * size:2].astype(np.int32)
+    return np.stack([g, (g * 3) % 256, 255 - g], -1).astype(np.uint8)
+
+
+def height_of(rgb: np.ndarray) -> np.ndarray:
+    """A companion map that is a known, non-linear per-pixel function of the colour map."""
+    r, g = rgb[..., 0].astype(np.int32), rgb[..., 1].astype(np.int32)
+    return ((r * 7 + g * 13) % 251).astype(np.uint8)
+
+
+def test_defaults_are_the_schemas():
+    assert asdict(PyramidConfig()) == schema_defaults("grow", "generator")
+
+
+def test_levels_follow_the_exemplar_size():
+    cfg = PyramidConfig()
+    assert [level_count(s, cfg) for s in (16, 32, 64, 128, 256)] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("wrap", ["", "xy"])
+def test_companion_map_keeps_its_relation_exactly(wrap):
+    ex = exemplar()
+    img, coords, facts = generate(ex, 96, 128, wrap=wrap, seed=1)
+    assert img.shape == (96, 128, 3) and coords.shape == (96, 128, 2)
+    assert facts["levels"] >= 2
+    assert np.array_equal(img, apply_coordinates(ex, coords))
+    assert np.array_equal(apply_coordinates(height_of(ex), coords), height_of(img))
+
+
+def test_tileable_output_is_seamless_and_plain_is_not_forced():
+    ex = exemplar("gravel")
+    tiled = [generate(ex, 128, 128, wrap="xy", seed=s)[0] for s in range(2)]
+    assert max(M.tileability(t) for t in tiled) < 1.3
+    plain = [generate(ex, 128, 128, seed=s)[0] for s in range(2)]
+    # the same generator without wrapping: its wrap seam is a plain seam between unrelated edges
+    assert np.mean([M.tileability(p) for p in plain]) > np.mean([M.tileability(t) for t in tiled])
+
+
+def test_synthesize_keeps_structure_better_than_shuffled_pixels():
+    ex = exemplar("brick")
+    img = generate(ex, 128, 128, seed=0)[0]
+    ref = exemplar("brick", 128)
+    shuffled = ex.reshape(-1, 3)[np.random.default_rng(0).integers(0, 64 * 64, 128 * 128)].reshape(128, 128, 3)
+    assert M.swd([img], [ref]) < 0.7 * M.swd([shuffled], [ref])
+
+
+def test_extend_keeps_the_seed_and_synthesize_does_not_paste_it():
+    ex = exemplar()
+    img, coords, _ = generate(ex, 128, 128, mode="extend", seed=0)
+    assert np.array_equal(img[:64, :64], ex)
+    syn = generate(ex, 128, 128, mode="synthesize", seed=0)[0]
+    assert not np.array_equal(syn[:64, :64], ex)
+
+
+def test_same_seed_same_texture_and_the_fit_is_cached(tmp_path):
+    ex = exemplar()
+    cfg = PyramidConfig(fit_steps=5)
+    a = generate(ex, 64, 64, cfg, seed=3, cache_dir=tmp_path)
+    b = generate(ex, 64, 64, cfg, seed=3, cache_dir=tmp_path)
+    assert np.array_equal(a[0], b[0])
+    assert (a[2]["cached_fit"], b[2]["cached_fit"]) == (False, True)
+    assert len(list(tmp_path.glob("*.json"))) == 1
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(ValueError, match="at least 8 px"):
+        generate(np.zeros((6, 40, 3), np.uint8), 64, 64)
+    with pytest.raises(ValueError, match="mode must be"):
+        generate(exemplar(), 64, 64, mode="paste")
+    with pytest.raises(ValueError, match="unknown generator setting"):
+        PyramidConfig.from_dict({"radiuss": 2})
+
+
+def test_pbr_folder_and_map_errors(tmp_path):
+    ex = exemplar()
+    pbr = tmp_path / "stone"
+    write_image(pbr / "Stone_Color.png", ex)
+    write_image(pbr / "Stone_Height.png", height_of(ex))
+    maps = "config/keywords/maps.txt"
+    s = load_exemplar(pbr, map_names=maps)
+    assert s.source.endswith("Stone_Color.png") and list(s.maps) == ["height"]
+    write_image(tmp_path / "small_normal.png", np.zeros((32, 32, 3), np.uint8))
+    with pytest.raises(ExemplarError, match="small_normal.png: the small_normal map is 32x32 px"):
+        load_exemplar(pbr / "Stone_Color.png", [tmp_path / "small_normal.png"], maps)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ExemplarError, match="broken.png: cannot read"):
+        load_exemplar(tmp_path / "broken.png")
+    nocolour = tmp_path / "nocolour"
+    write_image(nocolour / "Stone_Normal.png", ex)
+    with pytest.raises(ExemplarError, match="no colour map"):
+        load_exemplar(nocolour, map_names=maps)
+
+
+def test_grow_command_writes_a_matching_tileable_set(tmp_path, capsys):
+    ex = exemplar()
+    pbr = tmp_path / "stone"
+    write_image(pbr / "Stone_Color.png", ex)
+    write_image(pbr / "Stone_Height.png", height_of(ex))
+    out = tmp_path / "out" / "grown.png"
+    out.parent.mkdir()
+    assert cli(["grow", str(pbr), "--out", str(out), "--size", "128", "--tileable", "xy", "--info",
+                str(tmp_path / "info.json"), "--cache-dir", str(tmp_path / "cache"), "--threads", "1"]) == 0
+    img = np.asarray(Image.open(out))
+    height = np.asarray(Image.open(out.with_name("grown_height.png")))
+    assert img.shape == (128, 128, 3) and np.array_equal(height, height_of(img))
+    info = (tmp_path / "info.json").read_text()
+    assert '"wrap_seam"' in info and '"exemplar_sha256"' in info
+    assert sorted(p.name for p in out.parent.iterdir()) == ["grown.png", "grown_height.png"]
+
+
+def test_grow_command_errors_leave_nothing(tmp_path):
+    small = write_image(tmp_path / "tiny.png", np.zeros((5, 5, 3), np.uint8))
+    out = tmp_path / "o.png"
+    with pytest.raises(SystemExit, match="tiny.png: the exemplar is 5x5 px"):
+        cli(["grow", str(small), "--out", str(out), "--cache-dir", str(tmp_path / "c")])
+    with pytest.raises(SystemExit, match="missing.png: no such file"):
+        cli(["grow", str(tmp_path / "missing.png"), "--out", str(out)])
+    assert not out.exists()
