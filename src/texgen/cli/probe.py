@@ -57,3 +57,20 @@ def plot_linear_probes(a) -> None:
     from ..probes.linear import plot_linear_probes as plot
 
     plot({n: json.loads(Path(p).read_text()) for n, p in zip(a.names, a.results)}, a.out)
+
+
+@command("growth-artist", "the growth probe at the artist's size: the pyramid generator beside G'MIC and Efros-Leung",
+         arg("--split", required=True, help="a variant's split.tsv (its validation tiles give the exemplars)"),
+         arg("--spec", required=True, help="JSON: {generator: grow.generator, probe: grow.probe, seed}"), OUT,
+         arg("--sheet", required=True, help="PNG: exemplar | synthesize | extend | G'MIC | Efros-Leung"),
+         arg("--tiles", required=True, help="PNG: 2x2 tilings, tileable model | G'MIC"), torch_threads=True)
+def growth_artist(a) -> None:
+    from ..imaging import save_png
+    from ..io import write_text
+    from ..probes.artist import artist_growth
+
+    s = spec(a)
+    result, sheet, tiles = artist_growth(a.split, s["generator"], s["probe"], s.get("seed", 0))
+    save_png(a.sheet, sheet)
+    save_png(a.tiles, tiles)
+    write_text(a.out, json.dumps(result, indent=1, sort_keys=True))

@@ -57,13 +57,14 @@ class PyramidConfig:
     coarse_radius: int = 1  # the coarser level's window: (2 coarse_radius + 1)^2 pixels spaced 2 apart
     k: int = 1  # k-coherence: each shifted neighbour coordinate plus its k - 1 most similar positions
     randoms: int = 4  # random exemplar positions added to every pixel's candidates (exploration)
-    passes: int = 2  # correction passes per finer level (each: the four 2 x 2 phase groups)
-    coarse_passes: int = 6  # correction passes at the coarsest level (it starts from random blocks)
-    block: int = 4  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
+    passes: int = 1  # correction passes per finer level (each: the four 2 x 2 phase groups)
+    coarse_passes: int = 2  # correction passes at the coarsest level (it starts from random blocks)
+    block: int = 8  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
     temperature: float = 0.0  # divides the fitted log-probabilities (1 = the fitted model; 0 = argmax)
     fit_steps: int = 0  # test-time training steps per level (0 = the initial Gaussian weights)
     pca: int = 16  # distances computed in this many principal components of the weighted windows
     knn_pool: int = 4096  # k-coherence sets are searched among at most this many exemplar positions
+    spread: float = 4.0  # occurrence penalty: extra distance per multiple of its fair share an exemplar position is used
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "PyramidConfig":
@@ -373,6 +374,10 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
     cy, cx = cand // ew, cand % ew
     inside = (cy >= level.lo[0]) & (cy <= level.hi[0]) & (cx >= level.lo[1]) & (cx <= level.hi[1])
     d = ((level.features[cand] - q[:, None]) ** 2).sum(-1)  # (P, C)
+    if cfg.spread:  # positions used more than their fair share cost more: flat areas cannot take over
+        used = torch.bincount((coords[..., 0] * ew + coords[..., 1]).ravel(), minlength=level.features.shape[0])
+        fair = H * W / max((level.hi[0] - level.lo[0] + 1) * (level.hi[1] - level.lo[1] + 1), 1)
+        d = d + cfg.spread * used[cand].float() / fair
     logits = -d.masked_fill(~inside, float("inf"))
     if cfg.temperature > 0:
         u = torch.rand(logits.shape, generator=gen).to(dev).clamp_(1e-12, 1.0)
