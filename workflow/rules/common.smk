@@ -211,6 +211,13 @@ PROBE_IMAGES = ["colour", "zebra", "pattern", "completion", "free", "growth", "g
 WORKFLOW_DIR = Path(workflow.basedir)
 
 
+def artist_spec(wildcards):
+    """The artist-size growth probe's settings (params): the generator's and the probe's, and the probes' seed."""
+    grow = CFG.get("grow") or {}
+    return json.dumps({"generator": grow.get("generator") or {}, "probe": grow.get("probe") or {},
+                       "seed": (CFG.get("probes") or {}).get("seed", 0)}, sort_keys=True)
+
+
 def probe_spec(wildcards):
     """Probe settings (params): changing them reruns the probes, not the training."""
     return json.dumps(CFG.get("probes") or {}, sort_keys=True)

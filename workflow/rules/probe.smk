@@ -52,6 +52,30 @@ rule growth_reference:
         " --sheet {output.sheet:q} 2> {log:q}"
 
 
+rule growth_artist:
+    """The growth probe at the artist's size: the pyramid generator (both modes, tileable too) beside G'MIC and
+    Efros-Leung on 64 px exemplars of validation images grown to 256^2 (settings: grow.generator, grow.probe)."""
+    input:
+        split=GROWTH_SPLIT,
+    output:
+        result="results/probes/growth_artist.json",
+        sheet="results/probes/growth_artist.png",
+        tiles="results/probes/growth_artist_tiles.png",
+    params:
+        spec=artist_spec,
+    log:
+        "logs/growth_artist.log",
+    benchmark:
+        "logs/benchmarks/growth_artist.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    shell:
+        "texgen growth-artist --split {input.split:q} --spec {params.spec:q} --out {output.result:q}"
+        " --sheet {output.sheet:q} --tiles {output.tiles:q} --threads {threads} 2> {log:q}"
+
+
 rule linear_probe:
     """Logistic-regression probes on every layer's pooled features (material, source), with controls."""
     input:
@@ -125,3 +149,4 @@ rule probe:
         expand("results/probes/{variant}/conditioned.json", variant=CONDITIONED_BUILD),
         "results/probes/linear_probes.png" if BUILD else [],
         "results/probes/growth_reference.json" if BUILD else [],
+        "results/probes/growth_artist.json" if BUILD else [],

@@ -161,7 +161,25 @@ def probe_section(build: list[str], assets: Assets) -> dict:
         growth.append({"name": "real vs real (another crop of the seed's tile)", **ref["real_vs_real"],
                        "kind": "floor"})
     return {"per_variant": per, "table": table, "floors": floors, "growth": growth, "growth_settings": ref or {},
-            "growth_sheet": assets.copy("results/probes/growth_reference.png", "growth_reference.png")}
+            "growth_sheet": assets.copy("results/probes/growth_reference.png", "growth_reference.png"),
+            "artist": artist_section(assets)}
+
+
+ARTIST_ROWS = (("synthesize", "pyramid generator, synthesize"), ("synthesize_tileable", "pyramid generator, synthesize, tileable xy"),
+               ("extend", "pyramid generator, extend (exemplar kept top-left)"),
+               ("gmic", "G'MIC syntexturize_matchpatch"), ("classical", "Efros–Leung (raster order)"))
+
+
+def artist_section(assets: Assets) -> dict:
+    """The growth probe at the artist's size: a row per method (SWD per level, Lab W1, wrap seam, seconds)."""
+    a = _json("results/probes/growth_artist.json")
+    if not a:
+        return {}
+    rows = [{"name": label, "kind": "classical" if key in ("gmic", "classical") else "model", **a[key]}
+            for key, label in ARTIST_ROWS if key in a]
+    return {"rows": rows, "exemplar": a["exemplar"], "size": a["size"], "textures": a["textures"],
+            "sheet": assets.copy("results/probes/growth_artist.png", "growth_artist.png"),
+            "tiles": assets.copy("results/probes/growth_artist_tiles.png", "growth_artist_tiles.png")}
 
 
 def token_section(variants: dict, build: list[str], tokenizers: list[str], assets: Assets) -> dict:
