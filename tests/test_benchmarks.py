@@ -56,3 +56,9 @@ def test_curation_benchmark_runs_at_a_tiny_size(tmp_path):
     out = _run("curation.py", "--sources", "2", "--per-source", "6", "--size", "64", "--big-files", "2",
                "--workdir", str(tmp_path))
     assert out.count("ratio curation / decoding") == 4 and "decode only" in out
+
+
+def test_grow_benchmark_runs_at_a_tiny_size(capsys):
+    rows = _load("grow").main(["--pairs", "16:32", "--threads", "1"])
+    assert rows[0]["size"] == 32 and all(rows[0][k] > 0 for k in ("plain_s", "tileable_s", "gmic_s"))
+    assert "tileable/G-MIC" in capsys.readouterr().out
