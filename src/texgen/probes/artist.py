@@ -54,16 +54,20 @@ def artist_growth(split_tsv, generator: dict, probe: dict, seed: int = 0, root="
     cfg = PyramidConfig.from_dict(generator)
     es, size = probe["exemplar"], probe["exemplar"] * probe["factor"]
     rng = np.random.default_rng(seed + 11)
-    exemplars, refs, names = [], [], []
-    for r in pick_tiles(split_tsv, probe["textures"]):
+    exemplars: list = []
+    flat = []  # one-colour exemplars (the demo's black block.png) say nothing about structure: used last
+    for r in pick_tiles(split_tsv, probe["textures"] + 4):
         tile = _shrunk(Path(root, r["tile"]), probe["downscale"])
         if min(tile.shape[:2]) < max(es, 2 * es):
             raise ValueError(f"{r['tile']}: {tile.shape[1]}x{tile.shape[0]} px after shrinking is too small for "
                              f"{es} px exemplars; lower grow.probe.downscale or exemplar")
         y, x = (int(rng.integers(0, s - es + 1)) for s in tile.shape[:2])
-        exemplars.append(tile[y:y + es, x:x + es].copy())
-        refs.append(tile)
-        names.append(r["origin"])
+        crop = tile[y:y + es, x:x + es].copy()
+        (flat if crop.std() < 4 else exemplars).append((crop, tile, r["origin"]))
+    chosen = (exemplars + flat)[: probe["textures"]]
+    exemplars = [c[0] for c in chosen]
+    refs = [c[1] for c in chosen]
+    names = [c[2] for c in chosen]
     known = np.zeros((size, size), bool)
     known[:es, :es] = True
 
