@@ -74,6 +74,7 @@ def tiny_full_config(tmp: Path, variants: dict[str, dict]) -> tuple[Path, dict]:
     cfg["models"] = {"build": list(variants), "sample": copy.deepcopy(TEST_CONFIG["models"]["sample"]),
                      "variants": variants}
     cfg["probes"] = copy.deepcopy(TEST_CONFIG["probes"])
+    cfg["grow"] = copy.deepcopy(TEST_CONFIG["grow"])
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return work, cfg
 
