@@ -15,37 +15,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from growth import seed_image, timed  # noqa: E402  (the same exemplar loader and timer)
 from texgen.generate.pyramid import PyramidConfig, generate  # noqa: E402
 from texgen.probes import peer  # noqa: E402
-
-
-def exemplar(path: Path | None, size: int) -> np.ndarray:
-    if path is None:
-        import skimage
-
-        path = Path(skimage.__file__).parent / "data" / "brick.png"
-    with Image.open(path) as im:
-        arr = np.asarray(im.convert("RGB"))
-    if min(arr.shape[:2]) < size:
-        raise SystemExit(f"error: {path} is smaller than {size} px")
-    return arr[:size, :size].copy()
-
-
-def timed(fn, device: str) -> float:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    t = time.perf_counter()
-    fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - t
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -62,9 +41,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
           f"{'tileable/G-MIC':>14}")
     for pair in a.pairs:
         es, size = (int(v) for v in pair.split(":"))
-        ex = exemplar(a.exemplar, es)
-        plain = timed(lambda: generate(ex, size, size, cfg, device=a.device), a.device)
-        tile = timed(lambda: generate(ex, size, size, cfg, wrap="xy", device=a.device), a.device)
+        ex = seed_image(a.exemplar, es)
+        if min(ex.shape[:2]) < es:
+            raise SystemExit(f"error: the exemplar is smaller than {es} px")
+        plain = timed(lambda: generate(ex, size, size, cfg, device=a.device), a.device)[1]
+        tile = timed(lambda: generate(ex, size, size, cfg, wrap="xy", device=a.device), a.device)[1]
         t = time.perf_counter()
         peer.grow(ex, size, size)
         gm = time.perf_counter() - t

@@ -83,6 +83,9 @@ def test_same_seed_same_texture_and_the_fit_is_cached(tmp_path):
     assert np.array_equal(a[0], b[0])
     assert (a[2]["cached_fit"], b[2]["cached_fit"]) == (False, True)
     assert len(list(tmp_path.glob("*.json"))) == 1
+    unfitted = tmp_path / "unfitted"
+    generate(ex, 64, 64, PyramidConfig(), seed=3, cache_dir=unfitted)  # no fitting: nothing worth keeping
+    assert not unfitted.exists()
 
 
 def test_errors_name_the_problem():

@@ -58,13 +58,14 @@ class PyramidConfig:
     k: int = 1  # k-coherence: each shifted neighbour coordinate plus its k - 1 most similar positions
     randoms: int = 4  # random exemplar positions added to every pixel's candidates (exploration)
     passes: int = 1  # correction passes per finer level (each: the four 2 x 2 phase groups)
-    coarse_passes: int = 2  # correction passes at the coarsest level (it starts from random blocks)
-    block: int = 8  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
+    coarse_passes: int = 4  # correction passes at the coarsest level (it starts from random blocks)
+    block: int = 4  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
     temperature: float = 0.0  # divides the fitted log-probabilities (1 = the fitted model; 0 = argmax)
     fit_steps: int = 0  # test-time training steps per level (0 = the initial Gaussian weights)
     pca: int = 16  # distances computed in this many principal components of the weighted windows
     knn_pool: int = 4096  # k-coherence sets are searched among at most this many exemplar positions
-    spread: float = 4.0  # occurrence penalty: extra distance per multiple of its fair share an exemplar position is used
+    edge: int = 1  # exemplar positions this close to its border are never copied (their windows leave it)
+    spread: float = 2.0  # occurrence penalty: extra distance per multiple of its fair share an exemplar position is used
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "PyramidConfig":
@@ -179,17 +180,16 @@ def fit_level(image: torch.Tensor, guide: torch.Tensor | None, cfg: PyramidConfi
     gen = torch.Generator().manual_seed(seed)
     h, w = image.shape[:2]
     m = cfg.margin
-    fine0 = _initial_weights(cfg.radius, 1, False)
-    coarse0 = _initial_weights(cfg.coarse_radius, 2, True) if guide is not None else None
-    log_f = torch.log(fine0).clone().requires_grad_(True)
-    log_c = torch.log(coarse0).clone().requires_grad_(True) if coarse0 is not None else None
+    fine0 = _initial_weights(cfg.radius, 1, False).to(image.device)
+    coarse0 = _initial_weights(cfg.coarse_radius, 2, True).to(image.device) if guide is not None else None
     if cfg.fit_steps <= 0:
         return fine0, coarse0, float("nan")
+    log_f = torch.log(fine0).requires_grad_(True)
+    log_c = torch.log(coarse0).requires_grad_(True) if coarse0 is not None else None
     ys, xs = torch.meshgrid(torch.arange(m, h - m), torch.arange(m, w - m), indexing="ij")
     ys, xs = ys.ravel().to(image.device), xs.ravel().to(image.device)
     n = len(ys)
     raw = windows(image, guide, ys, xs, cfg)  # (n, D) unweighted
-    kf = offsets(cfg.radius, 1, False).shape[0]
     centre = image[ys, xs]
     params = [log_f] + ([log_c] if log_c is not None else [])
     opt = torch.optim.Adam(params, lr=0.1)
@@ -212,7 +212,6 @@ def fit_level(image: torch.Tensor, guide: torch.Tensor | None, cfg: PyramidConfi
         with torch.no_grad():  # keep weights in a sane range (a weight of e^-8 is "ignore this offset")
             for p in params:
                 p.clamp_(-8.0, 12.0)
-    del kf
     fine = torch.exp(log_f).detach()
     coarse = torch.exp(log_c).detach() if log_c is not None else None
     return fine, coarse, float(loss.detach())
@@ -224,7 +223,7 @@ def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator) -> None:
     dev = level.image.device
     ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
     feats = windows(level.image, level.guide, ys.ravel(), xs.ravel(), cfg, "", level.fine_w, level.coarse_w)
-    valid = _valid_mask(level, (h, w)).ravel()
+    valid = _valid_mask(level).ravel()
     mean = feats[valid].mean(0)
     centred = feats - mean
     sample = centred[valid]
@@ -238,10 +237,11 @@ def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator) -> None:
     level.similar = _similar_sets(level, valid, cfg, gen)
 
 
-def _valid_mask(level: Level, shape: tuple[int, int]) -> torch.Tensor:
+def _valid_mask(level: Level) -> torch.Tensor:
+    """(h, w) bool: the positions that may be copied."""
     dev = level.image.device
-    ys = torch.arange(shape[0], device=dev)[:, None]
-    xs = torch.arange(shape[1], device=dev)[None]
+    ys = torch.arange(level.image.shape[0], device=dev)[:, None]
+    xs = torch.arange(level.image.shape[1], device=dev)[None]
     return (ys >= level.lo[0]) & (ys <= level.hi[0]) & (xs >= level.lo[1]) & (xs <= level.hi[1])
 
 
@@ -289,23 +289,25 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "texgen" / "grow"
 
 
-def _fit_key(exemplar: np.ndarray, cfg: PyramidConfig, levels: int, seed: int) -> str:
+def _fit_key(sha: str, cfg: PyramidConfig, levels: int, seed: int) -> str:
     fit = {k: v for k, v in asdict(cfg).items() if k in ("coarsest", "radius", "coarse_radius", "fit_steps")}
-    blob = json.dumps({"sha": exemplar_sha256(exemplar), "fit": fit, "levels": levels, "seed": seed},
+    blob = json.dumps({"sha": sha, "fit": fit, "levels": levels, "seed": seed},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def fitted_levels(exemplar: np.ndarray, cfg: PyramidConfig, levels: int, seed: int = 0,
-                  cache_dir: Path | None = None, device: str | torch.device = "cpu") -> tuple[list[Level], bool]:
-    """The exemplar's pyramid with every level's fitted weights, [finest, ..., coarsest]; weights come from the
-    cache (keyed by the exemplar's content hash and the fitting settings) when there, else are fitted and
-    stored. Returns (levels, True if the cache was used)."""
+                  cache_dir: Path | None = None, device: str | torch.device = "cpu",
+                  sha: str | None = None) -> tuple[list[Level], bool]:
+    """The exemplar's pyramid with every level's fitted weights, [finest, ..., coarsest]; with ``fit_steps`` > 0
+    the weights come from the cache (keyed by the exemplar's content hash ``sha`` and the fitting settings) when
+    there, else are fitted and stored (without fitting there is nothing to keep). Returns (levels, True if the
+    cache was used)."""
     ex = torch.as_tensor(np.array(exemplar[..., :3]), device=device).float() / 255.0
     pics = exemplar_pyramid(ex, levels)
     cache = None
-    if cache_dir is not None:
-        cache = Path(cache_dir) / f"{_fit_key(exemplar, cfg, levels, seed)}.json"
+    if cache_dir is not None and cfg.fit_steps > 0:
+        cache = Path(cache_dir) / f"{_fit_key(sha or exemplar_sha256(exemplar), cfg, levels, seed)}.json"
     stored = None
     if cache is not None and cache.exists():
         try:
@@ -323,8 +325,9 @@ def fitted_levels(exemplar: np.ndarray, cfg: PyramidConfig, levels: int, seed: i
             fine, coarse, _ = fit_level(pic, guide, cfg, seed + i)
         record.append({"fine": fine.tolist(), "coarse": coarse.tolist() if coarse is not None else None})
         h, w = pic.shape[:2]
-        lo = (min(m, (h - 1) // 2), min(m, (w - 1) // 2))
-        hi = (max(h - 1 - m, lo[0]), max(w - 1 - m, lo[1]))
+        e = min(cfg.edge, m)
+        lo = (min(e, (h - 1) // 2), min(e, (w - 1) // 2))
+        hi = (max(h - 1 - e, lo[0]), max(w - 1 - e, lo[1]))
         out.append(Level(pic, guide, fine.to(device), coarse.to(device) if coarse is not None else None, lo, hi))
     if cache is not None and stored is None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -431,7 +434,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     H, W = -(-height // unit) * unit, -(-width // unit) * unit  # unwrapped sides: grown, then cropped
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
-    pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev)
+    sha = exemplar_sha256(exemplar)
+    pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev, sha)
     for lv in pyramid:
         _prepare(lv, cfg, gen)
     total = cfg.coarse_passes * 4 + (levels - 1) * cfg.passes * 4
@@ -467,7 +471,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             out_guide = upsample(finished, (H // 2 ** (li - 1), W // 2 ** (li - 1)), wrap)
     coords = coords[:height, :width]
     image = exemplar[coords[..., 0].cpu().numpy(), coords[..., 1].cpu().numpy()]
-    facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": exemplar_sha256(exemplar)}
+    facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha}
     return image, coords.cpu().numpy(), facts
 
 
