@@ -53,7 +53,7 @@ def test_scrape_gallery(tmp_path, gallery):
     assert ok == {f"{img}/wood_floor.png", f"{img}/stone_wall.png", f"{base}/gallery/old_brick.png",
                   f"{img}/flaky_grass.png", f"{img}/busy_gravel.png", f"{img}/carpet_texture.dat",
                   f"{img}/a/tile.png", f"{img}/b/tile.png", f"{img}/concrete_floor_noext",
-                  f"{img}/bark_hidden.png?v=2"} | {f"{bricks}!Bricks042_1K-PNG_{m}.png" for m in PBR_MAPS} | {
+                  f"{img}/bark_hidden.png?v=2"} | {f"{base}/gallery/a/download/{n}" for n in (101, 102, 103, 104)} | {f"{bricks}!Bricks042_1K-PNG_{m}.png" for m in PBR_MAPS} | {
                   f"{bricks}!Bricks042_1K-PNG.usdc"} | {
                   f"{rock}!rock_wall_10/rock_wall_10_{m}_1k.png" for m in ("diff", "nor_gl", "rough", "disp")}
     # classified by content, not by the URL: an extension-less octet-stream PNG is an image, archives are
@@ -68,6 +68,11 @@ def test_scrape_gallery(tmp_path, gallery):
     assert wood["page_url"] == f"{base}/gallery/index.html" and wood["licence"] == "CC0 1.0"
     assert wood["http_status"] == "200" and wood["content_type"] == "image/png" and wood["fetched_at"]
     assert hashlib.sha256((files / wood["stored"]).read_bytes()).hexdigest() == wood["sha256"]
+    # a download's name from the page or the response, and where it came from
+    named = {n: (rows[f"{base}/gallery/a/download/{n}"]["name"], rows[f"{base}/gallery/a/download/{n}"]["name_from"])
+             for n in (101, 102, 103, 104)}
+    assert named == {101: ("stone floor 101", "link_text"), 102: ("granite_tiles_102.png", "content_disposition"),
+                     103: ("mossy cobblestone", "title"), 104: ("Granite_Normal.png", "content_disposition")}
     # failures are recorded with reasons
     reasons = {o: r["reason"] for o, r in rows.items() if r["status"] == "refused"}
     assert reasons[f"{base}/gallery/private/secret_stone.png"].startswith("robots")
@@ -150,6 +155,13 @@ def test_web_source_through_snakemake_curate(tmp_path, gallery):
     assert [man[f"{rock}_{m}_1k.png"]["reason"] for m in ("nor_gl", "rough", "disp")] == [
         "map: normal", "map: roughness", "map: height"]
     assert man[f"{base}/gallery/img/concrete_floor_noext"]["status"] == "kept"
+    # extension-less downloads kept by the name the page or the response gives them; a map declared only by
+    # Content-Disposition is recognised as one
+    dl = {n: man[f"{base}/gallery/a/download/{n}"] for n in (101, 102, 103, 104)}
+    assert [(dl[n]["status"], dl[n]["name_from"]) for n in (101, 102, 103)] == [
+        ("kept", "link_text"), ("kept", "content_disposition"), ("kept", "title")], dl
+    assert dl[101]["matched"] == "stone floor" and dl[102]["matched"] == "granite tile"
+    assert dl[104]["reason"] == "map: normal" and dl[104]["name"] == "Granite_Normal.png"
     tiles = read_tsv(tmp_path / "results/manifests/gallery_tiles.tsv")
     assert {t["origin"] for t in tiles} >= {f"{img}/wood_floor.png", f"{img}/stone_wall.png"}
     assert all(len(t["sha256"]) == 64 for t in tiles)

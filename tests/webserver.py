@@ -94,6 +94,15 @@ class Gallery:
             "/gallery/download/1234": ("application/octet-stream", pbr_tar("rock_wall_10", 40)),
             "/gallery/img/notes_stone": ("application/octet-stream", b"plain notes, no image"),
             "/gallery/download/99": ("application/octet-stream", gzip.compress(b"a gzipped text, not a tar")),
+            # downloads named only on the page (link text, title) or only by Content-Disposition
+            "/gallery/a/download/101": ("application/octet-stream", png(14)),
+            "/gallery/a/download/102": ("application/octet-stream", png(15)),
+            "/gallery/a/download/103": ("image/png", png(16)),
+            "/gallery/a/download/104": ("application/octet-stream", png(17)),
+        }
+        self.file_headers = {
+            "/gallery/a/download/102": {"Content-Disposition": 'attachment; filename="granite_tiles_102.png"'},
+            "/gallery/a/download/104": {"Content-Disposition": "attachment; filename*=UTF-8''Granite_Normal.png"},
         }
         self.pages = {
             "/gallery/index.html": (
@@ -110,7 +119,10 @@ class Gallery:
                 '<a href="img/missing_tile.png">gone</a><a href="img/concrete_floor_noext">concrete</a>'
                 '<img src="img/bark_hidden.png"><img src="img/bark_hidden.png?v=2">'
                 '<a href="get?file=Bricks042_1K-PNG.zip">bricks</a><a href="download/1234">rock wall</a>'
-                '<a href="img/notes_stone">notes</a><a href="download/99">gz</a></body></html>'),
+                '<a href="img/notes_stone">notes</a><a href="download/99">gz</a>'
+                '<a href="a/download/101">stone floor 101</a><a href="a/download/102">download</a>'
+                '<a href="a/download/103" title="mossy cobblestone"></a>'
+                '<a href="a/download/104"><img alt="granite"></a></body></html>'),
             "/gallery/page3.html": (
                 '<html><body><a href="index.html">first</a><img src="img/fake_metal.png">'
                 '<img src="img/cut_wood.png"><img src="img/a/tile.png"><img src="img/b/tile.png">'
@@ -191,7 +203,8 @@ def serve(gallery: Gallery):
                 self.wfile.flush()
                 self.close_connection = True
                 return
-            return self._send(200, ctype, body, {"ETag": etag, "Accept-Ranges": "bytes"})
+            return self._send(200, ctype, body, {"ETag": etag, "Accept-Ranges": "bytes",
+                                                 **gallery.file_headers.get(path, {})})
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True

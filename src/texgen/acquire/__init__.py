@@ -9,7 +9,7 @@ from pathlib import Path
 
 PROVENANCE_COLUMNS = [
     "id", "source", "origin", "stored", "bytes", "sha256", "status", "reason",
-    "container", "licence", "url", "page_url", "http_status", "content_type", "fetched_at",
+    "container", "licence", "url", "page_url", "http_status", "content_type", "fetched_at", "name", "name_from",
 ]
 
 

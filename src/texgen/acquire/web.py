@@ -93,33 +93,87 @@ def default_allow(url: str) -> list[str]:
 
 
 class _Links(HTMLParser):
-    """Collects page links, image links and an obvious licence statement from one HTML page."""
+    """Collects page links, image links (each with the name the page gives it) and an obvious licence
+    statement from one HTML page.
+
+    A link's name is its element's text, else its ``title``, else the ``alt`` of an image inside it; an
+    image's name is its ``alt``, else its ``title``. Galleries link extension-less downloads
+    (``/a/download/101``) by such names only."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.base: str | None = None
-        self.links: list[str] = []
-        self.images: list[str] = []
+        self.links: list[tuple[str, str, str]] = []  # (href, name, where the name came from)
+        self.images: list[tuple[str, str, str]] = []
         self.licence = ""
+        self._anchor: dict | None = None  # the open <a>: href, title, text, alt
 
     def handle_starttag(self, tag, attrs):
         a = {k.lower(): (v or "") for k, v in attrs}
         if tag == "base" and a.get("href"):
             self.base = a["href"]
         elif tag == "a" and a.get("href"):
-            self.links.append(a["href"])
+            self._close_anchor()
+            self._anchor = {"href": a["href"], "title": a.get("title", ""), "text": [], "alt": ""}
             if "license" in a.get("rel", "").lower().split() and not self.licence:
                 self.licence = a["href"]
         elif tag in ("img", "source"):
+            name, where = _first_name(("alt", a.get("alt", "")), ("title", a.get("title", "")))
             if a.get("src"):
-                self.images.append(a["src"])
+                self.images.append((a["src"], name, where))
             for part in (a.get("srcset") or "").split(","):
                 if part.strip():
-                    self.images.append(part.strip().split()[0])
+                    self.images.append((part.strip().split()[0], name, where))
+            if self._anchor is not None and not self._anchor["alt"]:
+                self._anchor["alt"] = a.get("alt", "")
         elif tag == "meta" and a.get("name", "").lower() in ("license", "licence", "dc.rights") and a.get("content"):
             self.licence = self.licence or a["content"]
         elif tag == "link" and "license" in a.get("rel", "").lower().split() and a.get("href"):
             self.licence = self.licence or a["href"]
+
+    def handle_data(self, data):
+        if self._anchor is not None:
+            self._anchor["text"].append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "a":
+            self._close_anchor()
+
+    def close(self):
+        super().close()
+        self._close_anchor()
+
+    def _close_anchor(self) -> None:
+        if self._anchor is None:
+            return
+        a, self._anchor = self._anchor, None
+        name, where = _first_name(("link_text", "".join(a["text"])), ("title", a["title"]), ("alt", a["alt"]))
+        self.links.append((a["href"], name, where))
+
+
+def _first_name(*named: tuple[str, str]) -> tuple[str, str]:
+    """The first non-blank (where, text) as (text with spaces collapsed, where), else ('', '')."""
+    for where, text in named:
+        text = " ".join(text.split())[:200]
+        if text:
+            return text, where
+    return "", ""
+
+
+def disposition_name(header: str) -> str:
+    """The file name a Content-Disposition header gives (``filename*`` in RFC 2231/5987 form wins over
+    ``filename``, as RFC 6266 says), without any folder part; '' when it names none or is malformed."""
+    if not header:
+        return ""
+    from email import policy
+    from email.parser import HeaderParser
+
+    parsed = HeaderParser(policy=policy.default).parsestr(f"Content-Disposition: {header}\n\n")
+    try:
+        name = str(parsed["content-disposition"].params.get("filename") or "")
+    except (AttributeError, TypeError, ValueError):
+        return ""
+    return re.split(r"[/\\]", name.strip())[-1]
 
 
 class Crawler:
@@ -262,6 +316,7 @@ class Crawler:
         with resp:
             status = resp.status_code
             ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            disposition = resp.headers.get("Content-Disposition", "")
             if status == 304 and entry and target.exists():
                 self.stats["revalidated"] += 1
                 return dict(entry, http_status=304)
@@ -297,6 +352,7 @@ class Crawler:
                              f"page, an image nor a zip/tar archive", "url": final, "http_status": status}
         os.replace(part, target)
         record = {"file": name, "kind": kind, "etag": self.index[url]["etag"],
+                  "disposition": disposition_name(disposition),
                   "last_modified": self.index[url]["last_modified"], "content_type": ctype, "final_url": final,
                   "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "http_status": status}
         self.index[url] = record
@@ -312,6 +368,8 @@ class _Link:
     tag: str  # "a": any kind expected; "img": an image expected
     page: str
     licence: str
+    name: str = ""  # what the linking element calls it (text, title or alt)
+    name_from: str = ""
 
 
 def scrape(name: str, spec: dict, prov: Provenance, cache: Path, limits: dict | None = None) -> None:
@@ -344,7 +402,7 @@ def scrape(name: str, spec: dict, prov: Provenance, cache: Path, limits: dict | 
             continue
         kind, path = record["kind"], cache / record["file"]
         facts = {"http_status": record.get("http_status", ""), "content_type": record.get("content_type", ""),
-                 "fetched_at": record.get("fetched_at", "")}
+                 "fetched_at": record.get("fetched_at", ""), **_download_name(record, link)}
         if kind == "html":
             if link.tag == "img":
                 prov.refuse(url, f"not_image: served as {record.get('content_type') or 'HTML'} (an HTML page)",
@@ -380,6 +438,14 @@ def scrape(name: str, spec: dict, prov: Provenance, cache: Path, limits: dict | 
              crawler.stats["skipped"], crawler.stats["not_crawled"], outside)
 
 
+def _download_name(record: dict, link: _Link) -> dict:
+    """The name a download is matched by besides its URL, and where it came from: the response's
+    Content-Disposition filename, else the linking element's text, title or alt."""
+    if record.get("disposition"):
+        return {"name": record["disposition"], "name_from": "content_disposition"}
+    return {"name": link.name, "name_from": link.name_from} if link.name else {}
+
+
 def _crawl_page(crawler: Crawler, link: _Link, body: bytes, final: str, queue: deque, seen: set) -> int:
     """Queue the links of one HTML page; returns how many links lay outside ``allow``."""
     crawler.stats["pages"] += 1
@@ -388,8 +454,9 @@ def _crawl_page(crawler: Crawler, link: _Link, body: bytes, final: str, queue: d
     base = urljoin(final, parser.base) if parser.base else final
     licence = urljoin(base, parser.licence) if parser.licence.startswith(("/", "http", ".")) else parser.licence
     outside = 0
+    parser.close()
     for tag, refs in (("img", parser.images), ("a", parser.links)):
-        for ref in refs:
+        for ref, name, name_from in refs:
             url = urldefrag(urljoin(base, ref))[0]
             if not url.startswith(("http://", "https://")) or url in seen:
                 continue
@@ -397,6 +464,6 @@ def _crawl_page(crawler: Crawler, link: _Link, body: bytes, final: str, queue: d
                 outside += 1
                 continue
             seen.add(url)
-            queue.append(_Link(url, link.depth + 1, tag, final, licence))
+            queue.append(_Link(url, link.depth + 1, tag, final, licence, name, name_from))
     log.info("%s: page %d %s: %d links queued", crawler.name, crawler.stats["pages"], final, len(queue))
     return outside

@@ -19,7 +19,7 @@ from .scan import TILE_COLUMNS
 
 MANIFEST_COLUMNS = ["source", "id", "origin", "stored", "sha256", "bytes", "width", "height", "mode", "format",
                     "status", "stage", "reason", "tiles", "matched", "container", "licence", "url", "page_url",
-                    "http_status", "content_type", "fetched_at", "notes"]
+                    "http_status", "content_type", "fetched_at", "name", "name_from", "notes"]
 MEAN_TOLERANCE = 12
 
 

@@ -49,6 +49,11 @@ def map_word(origin: str) -> str:
     return words[-1] if len(words) > 1 else ""
 
 
+def _words(origin: str, name: str = "") -> list[str]:
+    """The tokens keywords are matched on: the origin's keyword path, then the download's name."""
+    return tokens(keyword_path(origin)) + (tokens(name) if name else [])
+
+
 def read_maps(path: str | Path) -> dict[str, set[str]]:
     """Map types of a maps file: ``type: word word ...`` per line, ``#`` starts a comment."""
     out: dict[str, set[str]] = {}
@@ -101,12 +106,16 @@ class KeywordFilter:
         word = map_word(path)
         return next((self.maps[f] for f in sorted(_variants(word)) if f in self.maps), "") if word else ""
 
-    def reason(self, path: str) -> str:
-        """Empty string when the path passes, else ``map: normal``, ``keyword_bad: x`` or ``keyword_missing``."""
-        kind = self.map_type(path)
+    def reason(self, path: str, name: str = "") -> str:
+        """Empty string when the path passes, else ``map: normal``, ``keyword_bad: x`` or ``keyword_missing``.
+
+        ``name`` is a download's name from elsewhere than its URL (a Content-Disposition filename, the
+        linking element's text, title or alt): galleries serve ``/download/101`` linked as "stone floor 101".
+        It is matched as well as the path, and may declare the map type when the path does not."""
+        kind = self.map_type(path) or (self.map_type(name) if name else "")
         if kind and kind != "colour":
             return f"map: {kind}"
-        forms = [_variants(t) for t in tokens(keyword_path(path))]
+        forms = [_variants(t) for t in _words(path, name)]
         for fs in forms:
             hit = fs & self.bad
             if hit:
@@ -116,9 +125,9 @@ class KeywordFilter:
                 return ""
         return "keyword_missing: no good keyword in the path"
 
-    def matched(self, path: str) -> list[str]:
-        """Good keywords in the path, in order (used for material labels)."""
+    def matched(self, path: str, name: str = "") -> list[str]:
+        """Good keywords in the path and the download's name, in order (used for material labels)."""
         out = []
-        for fs in (_variants(t) for t in tokens(keyword_path(path))):
+        for fs in (_variants(t) for t in _words(path, name)):
             out.extend(sorted(fs & self.good))
         return list(dict.fromkeys(out))

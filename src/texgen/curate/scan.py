@@ -50,13 +50,13 @@ def cut_tiles(rgb, row: dict, tile_dirs: dict[int, Path], compress_level: int, t
 def _process(row: dict, files_dir: Path, kw: KeywordFilter, cfg: dict, tile_dirs: dict[int, Path],
              tile_prefix: dict[int, str], thumbs: Path) -> tuple[dict, list[dict]]:
     out = dict(row)
-    out.update(stage="", keyword="", matched=" ".join(kw.matched(row["origin"])), tiled=0, thumb="")
+    out.update(stage="", keyword="", matched=" ".join(kw.matched(row["origin"], row.get("name", ""))), tiled=0, thumb="")
     if row["status"] != "ok":
         out["stage"] = "acquire"
         return out, []
     img = decode(files_dir / row["stored"], cfg["max_image_pixels"], cfg["max_transparent_share"])
     out.update(width=img.width, height=img.height, mode=img.mode, format=img.format, notes="; ".join(img.notes))
-    out["keyword"] = kw.reason(row["origin"])
+    out["keyword"] = kw.reason(row["origin"], row.get("name", ""))
     if img.rgb is None:
         out.update(stage="decode" if not img.reason.startswith("transparent") else "check", reason=img.reason)
         return out, []
