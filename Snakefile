@@ -15,6 +15,7 @@ include: "workflow/rules/curate.smk"
 include: "workflow/rules/analyse.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/probe.smk"
+include: "workflow/rules/grow.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -25,5 +26,6 @@ rule all:
         rules.analyse.input,
         rules.train.input,
         rules.probe.input,
+        rules.grow.input,
         rules.report.output.html,
     default_target: True

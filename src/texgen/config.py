@@ -110,10 +110,9 @@ def validate(config: dict, schema_path: str | Path, check_files: bool = True) ->
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(dict.fromkeys(problems)))
     cfg = copy.deepcopy(config)
     _fill_defaults(cfg, schema)
-    if check_files:
-        problems = list(_file_problems(cfg))
-        if problems:
-            raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    problems = (list(_file_problems(cfg)) if check_files else []) + list(grow_problems(cfg, check_files))
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
     return cfg
 
 
@@ -144,11 +143,11 @@ def _file_problems(cfg: dict):
         yield f"analysis.tile_size: {size} is not one of curate.tile_sizes {cfg['curate']['tile_sizes']}"
 
 
-def load(path: str | Path, schema_path: str | Path | None = None) -> dict:
+def load(path: str | Path, schema_path: str | Path | None = None, check_files: bool = True) -> dict:
     """Read a YAML config file and validate it."""
     with open(path, encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh) or {}
-    return validate(cfg, schema_path or SCHEMA)
+    return validate(cfg, schema_path or SCHEMA, check_files)
 
 
 def built_tokenizers(models: dict) -> list[str]:
@@ -156,6 +155,40 @@ def built_tokenizers(models: dict) -> list[str]:
     variants = models.get("variants") or {}
     used = [variants[v]["tokenizer"] for v in models.get("build") or [] if variants[v]["codec"] == "vq"]
     return list(dict.fromkeys((models.get("tokenizer_build") or []) + used))
+
+
+def grow_variant(grow: dict, name: str) -> dict:
+    """The generator settings of a grow variant: grow.generator with the variant's ``generator`` keys over it
+    ('' = grow.generator as it is)."""
+    return {**grow["generator"], **(grow["variants"][name]["generator"] if name else {})}
+
+
+def grow_problems(cfg: dict, check_files: bool = True):
+    """Problems of the grow section: unknown variants, variant settings the generator rejects, and (files) every
+    set's exemplar, companion maps and their sizes. Each names the set (or variant) and the file."""
+    grow = cfg.get("grow")
+    if not grow:
+        return
+    import jsonschema
+
+    node = load_schema(SCHEMA)["properties"]["grow"]["properties"]["generator"]
+    for name, variant in grow["variants"].items():
+        for err in jsonschema.Draft202012Validator(node).iter_errors(grow_variant(grow, name)):
+            yield f"grow.variants.{name}.generator: {_describe(err)}"
+    for name, spec in grow["sets"].items():
+        where = f"grow.sets.{name}"
+        if spec["variant"] and spec["variant"] not in grow["variants"]:
+            yield (f"{where}.variant: unknown variant {spec['variant']!r} (grow.variants defines: "
+                   f"{', '.join(sorted(grow['variants'])) or 'none'})")
+        if not check_files:
+            continue
+        from .generate.maps import ExemplarError, check_sizes, exemplar_files
+
+        try:
+            check_sizes(*exemplar_files(spec["exemplar"], spec["maps"],
+                                        cfg["keywords"].get("maps") or "config/keywords/maps.txt"))
+        except ExemplarError as exc:
+            yield f"{where}: {exc}"
 
 
 def _model_problems(cfg: dict):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from texgen.config import SCHEMA, ConfigError, built_tokenizers, load_schema, validate
+from texgen.config import SCHEMA, ConfigError, built_tokenizers, grow_variant, load_schema, validate
 
 try:
     CFG = validate(config, SCHEMA)
@@ -221,3 +221,52 @@ def artist_spec(wildcards):
 def probe_spec(wildcards):
     """Probe settings (params): changing them reruns the probes, not the training."""
     return json.dumps(CFG.get("probes") or {}, sort_keys=True)
+
+
+# --- snakemake grow: the configured texture sets (grow.sets), one job per set x size
+GROW = CFG.get("grow") or {"sets": {}, "variants": {}}
+GROW_SETS = GROW.get("sets") or {}
+MAP_NAMES = CFG["keywords"].get("maps") or "config/keywords/maps.txt"
+
+
+def grow_set_files(name):
+    """(colour map, {map name: file}) of a set (checked when the config was validated)."""
+    from texgen.generate.maps import exemplar_files
+
+    spec = GROW_SETS[name]
+    return exemplar_files(spec["exemplar"], spec["maps"], MAP_NAMES)
+
+
+def grow_size_label(size):
+    """A size as its folder name: 256 -> '256', '512x256' stays."""
+    return str(size)
+
+
+def grow_size_args(wildcards):
+    """--width/--height of a size folder name ('256' or 'WIDTHxHEIGHT')."""
+    width, _, height = wildcards.size.partition("x")
+    return f"--width {width} --height {height or width}"
+
+
+def grow_outputs(name):
+    """Every file `snakemake grow` writes for one set."""
+    spec = GROW_SETS[name]
+    names = ["colour", *grow_set_files(name)[1]] + (["gmic"] if spec["reference"] else [])
+    return [f"results/grown/{name}/{grow_size_label(s)}/{n}.{ext}" for s in spec["sizes"]
+            for n, ext in [(n, "png") for n in names] + [("info", "json")]]
+
+
+def grow_spec(name):
+    """What a set's result depends on (params): its settings and its variant's generator settings."""
+    spec = GROW_SETS[name]
+    keep = {k: spec[k] for k in ("tileable", "mode", "seed", "variant", "reference")}
+    return json.dumps({"set": keep, "generator": grow_variant(GROW, spec["variant"])}, sort_keys=True)
+
+
+def grow_resources(name):
+    """A set's job resources: its variant's (schema defaults filled), else the defaults."""
+    from texgen.config import schema_defaults
+
+    variant = GROW_SETS[name]["variant"]
+    return {**schema_defaults("grow", "variants", "*", "resources"),
+            **((GROW["variants"][variant].get("resources") or {}) if variant else {})}

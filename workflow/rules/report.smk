@@ -27,6 +27,7 @@ rule report:
         rules.analyse.input,
         rules.train.input,
         rules.probe.input,
+        rules.grow.input,
         rulegraph="results/report/rulegraph.svg",
         template=str(WORKFLOW_DIR / "workflow" / "report" / "index.html.j2"),
     output:

@@ -31,7 +31,16 @@ ADV = "advanced"
          DEVICE,
          arg("--config", default="config/config.yaml",
              help="the config whose grow.generator settings are used, when the file exists"),
+         arg("--variant", default="", help="a generator variant of the config's grow.variants (default: "
+                                            "grow.generator as it is)"),
+         arg("--generator", default=None, metavar="JSON", group=ADV,
+             help="generator settings as JSON, in place of the config's (snakemake grow passes them)"),
          arg("--map-names", default="config/keywords/maps.txt", help="map-name rules for a PBR folder", group=ADV),
+         arg("--maps-out", default="{stem}_{map}.png", group=ADV,
+             help="names of the companion maps beside OUT: {stem} is OUT's stem, {map} the map's name"),
+         arg("--gmic", default=None, metavar="PNG", group=ADV,
+             help="also grow the exemplar with G'MIC's syntexturize_matchpatch to the same size (a reference; its "
+                  "seconds go into --info)"),
          arg("--temperature", type=float, default=None, group=ADV,
              help="0: each pixel takes its most likely candidate; > 0: a random draw, sharper when smaller"),
          arg("--passes", type=int, default=None, help="correction passes per finer level", group=ADV),
@@ -42,18 +51,30 @@ ADV = "advanced"
              help="where fitted levels are kept (default $TEXGEN_CACHE or ~/.cache/texgen/grow)"),
          torch_threads=True)
 def grow(a) -> None:
-    from ..config import ConfigError, load, schema_defaults
+    from ..config import ConfigError, grow_variant, load, schema_defaults
     from ..generate.maps import ExemplarError, load_exemplar, map_outputs, write_maps
     from ..generate.pyramid import PyramidConfig, default_cache_dir, generate
     from ..imaging import save_png
     from ..metrics import tileability
 
     settings = schema_defaults("grow", "generator")
-    if a.config and Path(a.config).exists():
+    if a.generator:
         try:
-            settings = load(a.config)["grow"]["generator"]
+            settings.update(json.loads(a.generator))
+        except (ValueError, TypeError) as exc:
+            raise SystemExit(f"error: --generator: not a JSON object of generator settings ({exc})") from None
+    elif a.config and Path(a.config).exists():
+        try:
+            grow_cfg = load(a.config, check_files=False)["grow"]
+            if a.variant and a.variant not in grow_cfg["variants"]:
+                raise ConfigError(f"grow.variants has no variant {a.variant!r} (defined: "
+                                  f"{', '.join(sorted(grow_cfg['variants'])) or 'none'})")
+            settings = grow_variant(grow_cfg, a.variant)
         except ConfigError as exc:
             raise SystemExit(f"error: {a.config}: {exc}") from None
+    elif a.variant:
+        raise SystemExit(f"error: --variant {a.variant} needs the config that defines it (--config {a.config}: "
+                         "no such file)")
     for key in ("temperature", "passes", "coarsest", "radius", "fit_steps"):
         if getattr(a, key) is not None:
             settings[key] = getattr(a, key)
@@ -65,7 +86,9 @@ def grow(a) -> None:
     eh, ew = ex.colour.shape[:2]
     height = a.height or a.size or 4 * eh
     width = a.width or a.size or 4 * ew
-    clash = [str(p) for p in [Path(a.out), *map_outputs(a.out, list(ex.maps)).values()]
+    outputs = [Path(a.out), *map_outputs(a.out, list(ex.maps), a.maps_out).values()] + (
+        [Path(a.gmic)] if a.gmic else [])
+    clash = [str(p) for p in outputs
              if Path(p).resolve() in {Path(s).resolve() for s in [ex.source, *ex.map_sources.values()]}]
     if clash:
         raise SystemExit(f"error: {clash[0]} is one of the inputs: choose another --out")
@@ -77,10 +100,22 @@ def grow(a) -> None:
     except ValueError as exc:
         raise SystemExit(f"error: {a.exemplar}: {exc}") from None
     seconds = time.perf_counter() - t
-    save_png(a.out, image)
-    written = write_maps(coords, ex, a.out)
     facts.update(seconds=round(seconds, 3), size=[height, width], tileable=a.tileable or "", mode=a.mode,
-                 wrap_seam=round(tileability(image), 4), maps=written, exemplar=ex.source)
+                 wrap_seam=round(tileability(image), 4), exemplar=ex.source, variant=a.variant)
+    if a.gmic:
+        from ..probes.peer import PeerError, grow as gmic_grow
+
+        t = time.perf_counter()
+        try:
+            reference = gmic_grow(ex.colour, height, width, rng_seed=a.seed)
+        except PeerError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        facts["gmic"] = {"seconds": round(time.perf_counter() - t, 3), "wrap_seam": round(tileability(reference), 4)}
+    save_png(a.out, image)
+    facts["maps"] = write_maps(coords, ex, a.out, a.maps_out)
+    if a.gmic:
+        save_png(a.gmic, reference)
+    written = facts["maps"]
     if a.info:
         from ..io import write_text
 

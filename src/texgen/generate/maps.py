@@ -16,6 +16,8 @@ from PIL import Image, UnidentifiedImageError
 from ..curate.keywords import KeywordFilter, read_maps
 from ..imaging import save_png
 
+# output names a companion map may not take: the colour map, G'MIC's result and the facts (snakemake grow)
+RESERVED = {"colour", "gmic", "info"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".tga"}
 
 
@@ -73,19 +75,48 @@ def pbr_folder(folder: str | Path, map_names: str | Path) -> tuple[Path, dict[st
     return colour[0], {t: ps[0] for t, ps in found.items()}
 
 
-def load_exemplar(path: str | Path, maps: list[str | Path] = (), map_names: str | Path = "config/keywords/maps.txt"
-                  ) -> ExemplarSet:
-    """The exemplar at ``path`` (an image, or a PBR folder) with its companion maps (``maps``: extra files, named
-    by their stem); every map must have the colour map's size."""
+def exemplar_files(path: str | Path, maps: list[str | Path] = (),
+                   map_names: str | Path = "config/keywords/maps.txt") -> tuple[Path, dict[str, Path]]:
+    """(colour map, {map name: file}) of an exemplar: an image plus ``maps`` (named by their stems), or a PBR
+    folder (named by their types) plus ``maps``. Reads no pixels: the workflow wires its jobs with it."""
     path = Path(path)
     extra: dict[str, Path] = {}
     if path.is_dir():
         path, extra = pbr_folder(path, map_names)
+    elif not path.exists():
+        raise ExemplarError(f"{path}: no such file or folder")
     for m in maps:
         name = Path(m).stem
-        if name in extra:
-            raise ExemplarError(f"{m}: two companion maps would both be written as {name!r}")
+        if name in extra or name in RESERVED:
+            raise ExemplarError(f"{m}: a companion map may not be written as {name!r} (taken); rename the file")
+        if not Path(m).is_file():
+            raise ExemplarError(f"{m}: no such file")
         extra[name] = Path(m)
+    return path, extra
+
+
+def check_sizes(colour: Path, maps: dict[str, Path]) -> None:
+    """Every map the colour map's size, read from the files' headers only (ExemplarError naming the file)."""
+    def size(p: Path) -> tuple[int, int]:
+        try:
+            with Image.open(p) as im:
+                return im.size
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            raise ExemplarError(f"{p}: cannot read it as an image ({exc})") from None
+
+    want = size(colour)
+    for name, p in maps.items():
+        got = size(p)
+        if got != want:
+            raise ExemplarError(f"{p}: the {name} map is {got[0]}x{got[1]} px but the colour map {colour} is "
+                                f"{want[0]}x{want[1]}: every map of a set must have the same size")
+
+
+def load_exemplar(path: str | Path, maps: list[str | Path] = (), map_names: str | Path = "config/keywords/maps.txt"
+                  ) -> ExemplarSet:
+    """The exemplar at ``path`` (an image, or a PBR folder) with its companion maps (``maps``: extra files, named
+    by their stem); every map must have the colour map's size."""
+    path, extra = exemplar_files(path, maps, map_names)
     ex = ExemplarSet(read_map(path, colour=True), str(path))
     for name, p in extra.items():
         arr = read_map(p)
@@ -97,18 +128,20 @@ def load_exemplar(path: str | Path, maps: list[str | Path] = (), map_names: str 
     return ex
 
 
-def map_outputs(out: str | Path, names: list[str]) -> dict[str, Path]:
-    """Where each companion map is written: beside OUT as OUT-STEM_NAME.png."""
+def map_outputs(out: str | Path, names: list[str], pattern: str = "{stem}_{map}.png") -> dict[str, Path]:
+    """Where each companion map is written: beside OUT, named by ``pattern`` (``{stem}``: OUT's stem, ``{map}``:
+    the map's name; `snakemake grow` uses ``{map}.png``)."""
     out = Path(out)
-    return {n: out.with_name(f"{out.stem}_{n}.png") for n in names}
+    return {n: out.with_name(pattern.format(stem=out.stem, map=n)) for n in names}
 
 
-def write_maps(coords: np.ndarray, ex: ExemplarSet, out: str | Path) -> dict[str, str]:
+def write_maps(coords: np.ndarray, ex: ExemplarSet, out: str | Path, pattern: str = "{stem}_{map}.png"
+               ) -> dict[str, str]:
     """Every companion map read through the coordinates (H, W, 2), each written atomically; returns the paths."""
     from .pyramid import apply_coordinates
 
     written = {}
-    for name, path in map_outputs(out, list(ex.maps)).items():
+    for name, path in map_outputs(out, list(ex.maps), pattern).items():
         save_png(path, apply_coordinates(ex.maps[name], coords))
         written[name] = str(path)
     return written

@@ -15,6 +15,7 @@ import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import yaml
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
@@ -41,12 +42,15 @@ class Assets:
         shutil.copyfile(src, self.folder / name)
         return f"assets/{name}"
 
-    def thumbnail(self, src: str | Path, name: str, edge: int = 160) -> str | None:
+    def thumbnail(self, src: str | Path, name: str, edge: int = 160, tiles: int = 1) -> str | None:
+        """A JPEG at most ``edge`` px wide and high; ``tiles`` 2 shows the image tiled 2x2 (seams show)."""
         src = Path(src)
         if not src.exists():
             return None
         with Image.open(src) as im:
             im = im.convert("RGB")
+            if tiles > 1:
+                im = Image.fromarray(np.tile(np.asarray(im), (tiles, tiles, 1)))
             im.thumbnail((edge, edge))
             im.save(self.folder / name, quality=85)
         return f"assets/{name}"
@@ -182,6 +186,29 @@ def artist_section(assets: Assets) -> dict:
             "tiles": assets.copy("results/probes/growth_artist_tiles.png", "growth_artist_tiles.png")}
 
 
+def gallery_section(grow: dict, assets: Assets) -> list[dict]:
+    """`snakemake grow`'s sets: per set and size the exemplar, the result, its 2x2 tiling, its companion maps and
+    G'MIC's result on the same exemplar, with both timings (missing ones are shown as missing)."""
+    out = []
+    for name, spec in (grow.get("sets") or {}).items():
+        for size in spec["sizes"]:
+            folder = Path("results/grown") / name / str(size)
+            info = _json(folder / "info.json")
+            entry = {"set": name, "size": str(size), "info": info}
+            if info:
+                key = f"grown_{name}_{size}"
+                entry.update(
+                    exemplar=assets.thumbnail(info["exemplar"], f"{key}_exemplar.jpg", 192),
+                    result=assets.thumbnail(folder / "colour.png", f"{key}.jpg", 320),
+                    tiled=assets.thumbnail(folder / "colour.png", f"{key}_2x2.jpg", 320, tiles=2),
+                    gmic=assets.thumbnail(folder / "gmic.png", f"{key}_gmic.jpg", 320),
+                    gmic_tiled=assets.thumbnail(folder / "gmic.png", f"{key}_gmic_2x2.jpg", 320, tiles=2),
+                    maps={m: assets.thumbnail(p, f"{key}_{m}.jpg", 192) for m, p in info["maps"].items()},
+                    spec=spec)
+            out.append(entry)
+    return out
+
+
 def token_section(variants: dict, build: list[str], tokenizers: list[str], assets: Assets) -> dict:
     """Palettes (swatch, fit facts, quantisation error per variant) and VQ tokenizers (usage, reconstruction)."""
     palettes = []
@@ -268,6 +295,7 @@ def build_report(config: dict, out_html: str | Path, rulegraph: str | Path | Non
             "probes": probe_section(models["build"], assets),
             "tokens": token_section(models["variants"], models["build"], built_tokenizers(models), assets),
             "representation": representation_section(models["build"], assets),
+            "gallery": gallery_section(config.get("grow") or {}, assets),
             "provenance": provenance_section(config, rulegraph),
             "sources": list(config["sources"]),
         }

@@ -1,0 +1,56 @@
+# snakemake grow: every configured texture set (grow.sets) grown by `texgen grow`, one job per set x size.
+# A set's rule is made per set because its outputs (one PNG per companion map) differ between sets.
+
+
+wildcard_constraints:
+    size=r"\d+(x\d+)?",
+
+
+for _name in GROW_SETS:
+    _spec = GROW_SETS[_name]
+    _colour, _maps = grow_set_files(_name)
+    _res = grow_resources(_name)
+
+    rule:
+        name:
+            f"grow_set_{_name.replace('-', '_')}"
+        input:
+            colour=str(_colour),
+            maps=[str(p) for p in _maps.values()],
+        output:
+            colour=f"results/grown/{_name}/{{size}}/colour.png",
+            maps=[f"results/grown/{_name}/{{size}}/{m}.png" for m in _maps],
+            gmic=[f"results/grown/{_name}/{{size}}/gmic.png"] if _spec["reference"] else [],
+            info=f"results/grown/{_name}/{{size}}/info.json",
+        params:
+            exemplar=_spec["exemplar"],
+            extra=" ".join(["--maps", *map(shlex.quote, _spec["maps"])]) if _spec["maps"] else "",
+            size=grow_size_args,
+            tileable=f"--tileable {_spec['tileable']}" if _spec["tileable"] else "",
+            spec=grow_spec(_name),
+            generator=json.dumps(grow_variant(GROW, _spec["variant"]), sort_keys=True),
+            mode=_spec["mode"],
+            seed=_spec["seed"],
+            gmic=lambda wildcards, output: f"--gmic {shlex.quote(output.gmic[0])}" if output.gmic else "",
+            device="cuda" if _res["gpus"] > 0 else "auto",
+            map_names=MAP_NAMES,
+        log:
+            f"logs/grow/{_name}/{{size}}.log",
+        benchmark:
+            f"logs/benchmarks/grow/{_name}/{{size}}.tsv"
+        threads: _res["cpus"]
+        resources:
+            mem_mb=lambda wildcards, attempt, mb=_res["mem_mb"]: mb * attempt,
+            runtime=_res["runtime"],
+            gpu=_res["gpus"],
+        shell:
+            "texgen grow {params.exemplar:q} {params.extra} --out {output.colour:q} --maps-out '{{map}}.png'"
+            " --info {output.info:q} {params.gmic} {params.size} {params.tileable} --mode {params.mode}"
+            " --seed {params.seed} --generator {params.generator:q} --map-names {params.map_names:q}"
+            " --device {params.device} --threads {threads} 2> {log:q}"
+
+
+rule grow:
+    """Target `snakemake grow`: every configured set at every size, with its companion maps and G'MIC's result."""
+    input:
+        [f for name in GROW_SETS for f in grow_outputs(name)],
