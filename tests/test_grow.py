@@ -142,3 +142,61 @@ def test_grow_command_errors_leave_nothing(tmp_path):
     with pytest.raises(SystemExit, match="missing.png: no such file"):
         cli(["grow", str(tmp_path / "missing.png"), "--out", str(out)])
     assert not out.exists()
+
+
+def _grow_config(tmp_path, sets: dict, variants: dict | None = None) -> dict:
+    """A config whose only content is grow sets (the rest: an empty folder source)."""
+    from .helpers import ROOT
+
+    (tmp_path / "none").mkdir(exist_ok=True)
+    return {"sources": {"none": {"kind": "folder", "type": "other", "path": str(tmp_path / "none")}},
+            "keywords": {k: str(ROOT / f"config/keywords/{k}.txt") for k in ("good", "bad", "maps")},
+            "curate": {"tile_sizes": [64]}, "grow": {"sets": sets, "variants": variants or {}}}
+
+
+def test_grow_set_errors_name_the_set_and_the_file(tmp_path):
+    """snakemake grow checks every set when the config is read: each error names the set and the file."""
+    from texgen.config import SCHEMA, ConfigError, validate
+
+    ex = exemplar()
+    write_image(tmp_path / "pbr" / "Stone_Color.png", ex)
+    write_image(tmp_path / "pbr" / "Stone_Roughness.png", np.zeros((32, 32), np.uint8))
+    write_image(tmp_path / "maps_only" / "Stone_Normal.png", ex)
+    write_image(tmp_path / "ok.png", ex)
+    sets = {"gone": {"exemplar": str(tmp_path / "missing.png")},
+            "mismatch": {"exemplar": str(tmp_path / "pbr")},
+            "nocolour": {"exemplar": str(tmp_path / "maps_only")},
+            "typo": {"exemplar": str(tmp_path / "ok.png"), "variant": "fnie"}}
+    with pytest.raises(ConfigError) as err:
+        validate(_grow_config(tmp_path, sets, {"fine": {"generator": {"passes": 2}}}), SCHEMA)
+    msg = str(err.value)
+    assert f"grow.sets.gone: {tmp_path / 'missing.png'}: no such file or folder" in msg
+    assert f"grow.sets.mismatch: {tmp_path / 'pbr' / 'Stone_Roughness.png'}: the roughness map is 32x32 px" in msg
+    assert f"grow.sets.nocolour: {tmp_path / 'maps_only'}: a PBR set needs exactly one colour/albedo map" in msg
+    assert "grow.sets.typo.variant: unknown variant 'fnie' (grow.variants defines: fine)" in msg
+    with pytest.raises(ConfigError, match="grow.variants.bad.generator: .*passes.*minimum"):
+        validate(_grow_config(tmp_path, {}, {"bad": {"generator": {"passes": -1}}}), SCHEMA)
+    with pytest.raises(ConfigError, match=r"grow.sets.s.sizes.0"):
+        validate(_grow_config(tmp_path, {"s": {"exemplar": str(tmp_path / "ok.png"), "sizes": ["big"]}}), SCHEMA)
+
+
+def test_grow_command_variant_and_reference(tmp_path):
+    """--variant takes the config's grow.variants settings; --gmic grows G'MIC's beside it, timed in --info."""
+    import json
+
+    import yaml
+
+    write_image(tmp_path / "ex.png", exemplar())
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(_grow_config(tmp_path, {}, {"coarse": {"generator": {"coarsest": 32}}})))
+    out, ref, info = tmp_path / "o.png", tmp_path / "g.png", tmp_path / "i.json"
+    assert cli(["grow", str(tmp_path / "ex.png"), "--out", str(out), "--size", "96", "--config", str(cfg),
+                "--variant", "coarse", "--gmic", str(ref), "--info", str(info), "--threads", "1"]) == 0
+    facts = json.loads(info.read_text())
+    assert facts["levels"] == level_count(64, PyramidConfig(coarsest=32)) < level_count(64, PyramidConfig())
+    assert facts["variant"] == "coarse" and facts["gmic"]["seconds"] > 0
+    assert np.asarray(Image.open(ref)).shape == (96, 96, 3)
+    with pytest.raises(SystemExit, match="no variant 'nope'"):
+        cli(["grow", str(tmp_path / "ex.png"), "--out", str(tmp_path / "x.png"), "--config", str(cfg),
+             "--variant", "nope"])
+    assert not (tmp_path / "x.png").exists()

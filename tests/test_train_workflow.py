@@ -54,6 +54,7 @@ def test_outputs_of_every_stage(tiny_run):
         assert 0 <= probe["zebra"]["accuracy"]["vertical"] <= 1
         assert probe["completion"]["model"]["psnr"] > 0 and probe["free"]["pixels_per_s"] > 0
     assert (work / "results/analysis/plots/combined_lab.png").exists()
+    assert (work / "results/grown/brick/64/colour.png").exists()  # `all` grows the configured sets
     assert "Nothing to be done" in snakemake(work, "-n", "all")
 
 
@@ -145,7 +146,8 @@ def test_report_in_a_real_browser(tiny_run):
                  "Growth: a held-out seed grown to any size", "SWD by scale (fine / mid / coarse)", "local_tiny",
                  "Palette of 8 colours", "tok_plain_tiny", "codes used", "Linear probes per layer", "energy score",
                  "Material-conditioned generation", "pal_tiny: samples asked for a material",
-                 "in brackets the lowest and highest j"):
+                 "in brackets the lowest and highest j", "7 Gallery: grown texture sets", "G'MIC wrap seam",
+                 "brick, 64"):
         assert text in page["text"]
     assert re.search(r"\d+\.\d \(\d+\.\d–\d+\.\d\)", page["text"])  # a completion SWD with its range over j
 

@@ -75,6 +75,10 @@ def tiny_full_config(tmp: Path, variants: dict[str, dict]) -> tuple[Path, dict]:
                      "variants": variants}
     cfg["probes"] = copy.deepcopy(TEST_CONFIG["probes"])
     cfg["grow"] = copy.deepcopy(TEST_CONFIG["grow"])
+    # one texture set for `snakemake grow` (part of `all`) and the report's gallery
+    with Image.open(skimage_data() / "brick.png") as im:
+        im.convert("RGB").crop((100, 100, 148, 148)).save(tmp / "brick_exemplar.png")
+    cfg["grow"]["sets"] = {"brick": {"exemplar": str(tmp / "brick_exemplar.png"), "sizes": [64], "tileable": "xy"}}
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return work, cfg
 

@@ -36,10 +36,14 @@ class Progress:
 
 
 def progress_bar(label: str):
-    """A progress bar on stderr: '<label> [#####     ] 50% (i/n steps)', redrawn in place."""
+    """A progress bar on stderr: '<label> [#####     ] 50% (i/n steps)', redrawn in place; when stderr is not a
+    terminal (a rule's log file) only the last line is written."""
     shown = [-1]
+    terminal = sys.stderr.isatty()
 
     def show(i: int, n: int) -> None:
+        if not terminal and i != n:
+            return
         percent = 100 * i // max(n, 1)
         if percent == shown[0]:  # redraw once per percent, not once per step
             return

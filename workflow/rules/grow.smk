@@ -29,6 +29,7 @@ for _name in GROW_SETS:
             tileable=f"--tileable {_spec['tileable']}" if _spec["tileable"] else "",
             spec=grow_spec(_name),
             generator=json.dumps(grow_variant(GROW, _spec["variant"]), sort_keys=True),
+            variant=f"--variant {_spec['variant']}" if _spec["variant"] else "",
             mode=_spec["mode"],
             seed=_spec["seed"],
             gmic=lambda wildcards, output: f"--gmic {shlex.quote(output.gmic[0])}" if output.gmic else "",
@@ -46,7 +47,7 @@ for _name in GROW_SETS:
         shell:
             "texgen grow {params.exemplar:q} {params.extra} --out {output.colour:q} --maps-out '{{map}}.png'"
             " --info {output.info:q} {params.gmic} {params.size} {params.tileable} --mode {params.mode}"
-            " --seed {params.seed} --generator {params.generator:q} --map-names {params.map_names:q}"
+            " --seed {params.seed} {params.variant} --generator {params.generator:q} --map-names {params.map_names:q}"
             " --device {params.device} --threads {threads} 2> {log:q}"
 
 

@@ -4,6 +4,7 @@ defaults; the research knobs are in the "advanced" group."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -34,7 +35,8 @@ ADV = "advanced"
          arg("--variant", default="", help="a generator variant of the config's grow.variants (default: "
                                             "grow.generator as it is)"),
          arg("--generator", default=None, metavar="JSON", group=ADV,
-             help="generator settings as JSON, in place of the config's (snakemake grow passes them)"),
+             help="generator settings as JSON, in place of the config's (snakemake grow passes them; --variant is "
+                  "then only recorded)"),
          arg("--map-names", default="config/keywords/maps.txt", help="map-name rules for a PBR folder", group=ADV),
          arg("--maps-out", default="{stem}_{map}.png", group=ADV,
              help="names of the companion maps beside OUT: {stem} is OUT's stem, {map} the map's name"),
@@ -101,7 +103,8 @@ def grow(a) -> None:
         raise SystemExit(f"error: {a.exemplar}: {exc}") from None
     seconds = time.perf_counter() - t
     facts.update(seconds=round(seconds, 3), size=[height, width], tileable=a.tileable or "", mode=a.mode,
-                 wrap_seam=round(tileability(image), 4), exemplar=ex.source, variant=a.variant)
+                 wrap_seam=round(tileability(image), 4), exemplar=ex.source, variant=a.variant,
+                 exemplar_file_sha256=hashlib.sha256(Path(ex.source).read_bytes()).hexdigest())
     if a.gmic:
         from ..probes.peer import PeerError, grow as gmic_grow
 
