@@ -66,6 +66,8 @@ class PyramidConfig:
     knn_pool: int = 4096  # k-coherence sets are searched among at most this many exemplar positions
     edge: int = 1  # exemplar positions this close to its border are never copied (their windows leave it)
     spread: float = 2.0  # occurrence penalty: extra distance per multiple of its fair share an exemplar position is used
+    coherence: float = 5.0  # distance taken off a candidate per further neighbour agreeing on it (not at the finest level)
+    coherence_after: int = 2  # the coarsest level's first passes go without it (they mix the random blocks)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "PyramidConfig":
@@ -345,8 +347,10 @@ def _clamp(c: torch.Tensor, level: Level) -> torch.Tensor:
 
 
 def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out_guide: torch.Tensor | None,
-             cfg: PyramidConfig, wrap: str, gen: torch.Generator, phase: tuple[int, int]) -> None:
-    """Draw new coordinates, in place, for the pixels of one 2 x 2 phase group of coords (H, W, 2)."""
+             cfg: PyramidConfig, wrap: str, gen: torch.Generator, phase: tuple[int, int],
+             coherence: float = 0.0) -> None:
+    """Draw new coordinates, in place, for the pixels of one 2 x 2 phase group of coords (H, W, 2);
+    ``coherence``: distance taken off a candidate per further neighbour whose shifted coordinate it is."""
     H, W = coords.shape[:2]
     dev = coords.device
     ew = level.image.shape[1]
@@ -381,6 +385,9 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
         used = torch.bincount((coords[..., 0] * ew + coords[..., 1]).ravel(), minlength=level.features.shape[0])
         fair = H * W / max((level.hi[0] - level.lo[0] + 1) * (level.hi[1] - level.lo[1] + 1), 1)
         d = d + cfg.spread * used[cand].float() / fair
+    if coherence:  # a candidate that several neighbours agree on continues a larger copied patch
+        votes = (cand[:, :, None] == flat[:, None, :]).sum(-1)
+        d = d - coherence * (votes - 1).clamp_min(0).float()
     logits = -d.masked_fill(~inside, float("inf"))
     if cfg.temperature > 0:
         u = torch.rand(logits.shape, generator=gen).to(dev).clamp_(1e-12, 1.0)
@@ -449,6 +456,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         fixed = None
         if mode == "extend":  # the seed's blocks wholly inside it keep their own coordinates
             fixed, own = _seed_at_level(shape, origin, (eh, ew), s, dev)
+        coords_from_blocks = coords is None
         if coords is None:
             coords = _random_blocks(shape, lv, cfg.block, gen)
             passes = cfg.coarse_passes
@@ -460,9 +468,13 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             passes = cfg.passes
         if fixed is not None:
             coords[fixed] = own[fixed]
-        for _ in range(passes):
+        for pi in range(passes):
+            # larger copied patches at the coarser levels (the mid-scale structure: SWD mid 151 -> 129 on eight
+            # demo textures); none at the finest, which heals the patches' borders; none in the coarsest level's
+            # first passes, which mix its random blocks (locked in, their borders stay as seams: wrap seam 1.64)
+            coherent = li > 0 and not (coords_from_blocks and pi < cfg.coherence_after)
             for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
-                _correct(coords, fixed, lv, out_guide, cfg, wrap, gen, phase)
+                _correct(coords, fixed, lv, out_guide, cfg, wrap, gen, phase, cfg.coherence if coherent else 0.0)
                 step += 1
                 if progress:
                     progress(step, total)
