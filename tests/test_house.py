@@ -99,7 +99,9 @@ def test_cli_files_are_small():
 # placeholders that expand to whole options (or nothing) rather than to one option's value
 OPTION_PLACEHOLDERS = {"{params.launcher}": "texgen", "{params.maps}": "--maps X", "{params.device}": "cuda", "{params.review}": "--review X",
                        "{params.assets}": "--palette X --tokenizer X --materials X",
-                       "{params.materials}": "--materials X"}
+                       "{params.materials}": "--materials X", "{params.extra}": "--maps X", "{params.gmic}": "--gmic X",
+                       "{params.dims}": "--width 2 --height 2", "{params.tileable}": "--tileable xy",
+                       "{params.variant}": "--variant X", "{params.mode}": "synthesize"}
 
 
 def rule_commands() -> list[tuple[str, str]]:
@@ -109,7 +111,7 @@ def rule_commands() -> list[tuple[str, str]]:
         lines = smk.read_text().splitlines()
         rule = ""
         for i, line in enumerate(lines):
-            m = re.match(r"(?:local)?rule (\w+):", line)
+            m = re.match(r"\s*(?:local)?rule (\w+):", line) or re.match(r"\s*f\"(grow_set)_", line)
             rule = m.group(1) if m else rule
             if line.strip() != "shell:":
                 continue
@@ -124,9 +126,10 @@ def rule_commands() -> list[tuple[str, str]]:
                 cmd = cmd.replace(key, value)
             leftover = [t for t in re.findall(r"\S*\{[^}]*\}\S*", cmd)]
             tokens = cmd.split()
-            for t in leftover:  # every other placeholder must be an option's value
+            for t in leftover:  # every other placeholder must be an option's value (or `texgen grow`'s exemplar)
                 k = tokens.index(t)
-                assert k > 0 and (tokens[k - 1].startswith("--") or "{" in tokens[k - 1]), (rule, t)
+                positional = k == 2 and tokens[:2] == ["texgen", "grow"]
+                assert positional or (k > 0 and (tokens[k - 1].startswith("--") or "{" in tokens[k - 1])), (rule, t)
             found.append((rule, re.sub(r"\{[^}]*\}", "1", cmd)))  # "1": a valid path, int and JSON
     return [(r, c) for r, c in found if c.split()[0] == "texgen"]
 
@@ -147,7 +150,7 @@ def test_every_rule_command_parses():
         assert callable(args.func)
         used.add(argv[0])
     # the commands no rule calls are the user's own
-    assert {c.name for c in COMMANDS} - used == {"sample", "grow", "check-config"}
+    assert {c.name for c in COMMANDS} - used == {"sample", "check-config"}
 
 
 def test_codec_registry_matches_the_schema():

@@ -23,9 +23,12 @@ for _name in GROW_SETS:
             gmic=[f"results/grown/{_name}/{{size}}/gmic.png"] if _spec["reference"] else [],
             info=f"results/grown/{_name}/{{size}}/info.json",
         params:
-            exemplar=_spec["exemplar"],
+            # a PBR folder is passed as the folder (its maps are named by type), an image as itself
+            exemplar=lambda wildcards, input, folder=Path(_spec["exemplar"]).is_dir(): (
+                str(Path(input.colour).parent) if folder else input.colour
+            ),
             extra=" ".join(["--maps", *map(shlex.quote, _spec["maps"])]) if _spec["maps"] else "",
-            size=grow_size_args,
+            dims=grow_size_args,
             tileable=f"--tileable {_spec['tileable']}" if _spec["tileable"] else "",
             spec=grow_spec(_name),
             generator=json.dumps(grow_variant(GROW, _spec["variant"]), sort_keys=True),
@@ -46,7 +49,7 @@ for _name in GROW_SETS:
             gpu=_res["gpus"],
         shell:
             "texgen grow {params.exemplar:q} {params.extra} --out {output.colour:q} --maps-out '{{map}}.png'"
-            " --info {output.info:q} {params.gmic} {params.size} {params.tileable} --mode {params.mode}"
+            " --info {output.info:q} {params.gmic} {params.dims} {params.tileable} --mode {params.mode}"
             " --seed {params.seed} {params.variant} --generator {params.generator:q} --map-names {params.map_names:q}"
             " --device {params.device} --threads {threads} 2> {log:q}"
 
