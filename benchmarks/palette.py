@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from texgen.analysis.counts import count_arrays, unpack_rgb  # noqa: E402
 from texgen.io import read_tsv  # noqa: E402
 from texgen.models.colour import rgb_to_lab  # noqa: E402
-from texgen.models.palette import initial_centres, weighted_kmeans  # noqa: E402
+from texgen.training.palette import initial_centres, weighted_kmeans  # noqa: E402
 
 
 def load_tiles(table: Path | None, n: int) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ from PIL import Image
 from texgen.generate import fill as FL
 from texgen.models import local as L
 from texgen.models.model import ModelConfig, TextureModel, load_model
-from texgen.models.train import save_model
+from texgen.training.train import save_model
 from texgen.generate.sample import complete, grow
 from texgen import metrics as M
 from texgen.probes import peer
@@ -223,8 +223,8 @@ def test_pointer_codec_groups_and_continues_the_seeds_stripes():
     assert codec.baseline(None, (centre, torch.tensor([4]))) == pytest.approx(np.log(3), abs=1e-4)
     with pytest.raises(ValueError, match="multiple of pixels_per_crop"):
         codec.loss(out[:3], (centre[:3], torch.tensor([2])))
-    from texgen.models.data import DataConfig
-    from texgen.models.train import Batcher
+    from texgen.training.data import DataConfig
+    from texgen.training.train import Batcher
 
     with pytest.raises(ValueError, match=r"train.batch \(100\) must be a multiple of data.pixels_per_crop \(64\)"):
         Batcher(local_model("pointer"), DataConfig(pixels_per_crop=64), 100)
@@ -381,7 +381,7 @@ def test_sample_command_grows_a_match_model_with_a_border_cost(tmp_path):
 
     from texgen.cli import main
     from texgen.models.model import ModelConfig, TextureModel
-    from texgen.models.train import save_model
+    from texgen.training.train import save_model
 
     seed = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     Image.fromarray(seed).save(tmp_path / "seed.png")

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from texgen.io import read_tsv, write_tsv
-from texgen.models.data import split_tiles
+from texgen.training.data import split_tiles
 from texgen.models.model import (
     ModelConfig,
     TextureModel,
@@ -27,7 +27,7 @@ from texgen.models.model import (
 )
 from texgen.models.orderings import crop_shape, roll, spiral_matrix, unroll
 from texgen.generate.sample import complete, mark_seed, seed_mask
-from texgen.models.train import train
+from texgen.training.train import train
 from texgen.curate.scan import TILE_COLUMNS
 
 from .helpers import skimage_data
@@ -327,7 +327,7 @@ def test_sample_command_continues_cit_and_sit_models(tmp_path):
     (the regression codec is deterministic), several samples come out as one sheet, and the options these
     orderings cannot honour are clear errors."""
     from texgen.cli import main
-    from texgen.models.train import save_model
+    from texgen.training.train import save_model
 
     seed = np.asarray(Image.open(skimage_data() / "coffee.png").convert("RGB"))[:16, :16].copy()
     Image.fromarray(seed).save(tmp_path / "seed.png")

@@ -13,7 +13,7 @@ from texgen.curate.materials import category_of, material_table
 from texgen.models.codecs import EnergyCodec, PaletteCodec, energy_score
 from texgen.models.model import ModelConfig, TextureModel, generate
 from texgen.models.colour import encode_nearest, rgb_to_lab
-from texgen.models.palette import fit_palette, quantisation_error, weighted_kmeans
+from texgen.training.palette import fit_palette, quantisation_error, weighted_kmeans
 from texgen.generate.sample import complete, seed_mask, to_sequences
 from texgen.models.vq import (
     Quantizer,
@@ -307,7 +307,7 @@ def test_raster_windows_slide_by_whole_rows():
 
 
 def test_resumable_state_is_keyed_on_tiles_and_asset_contents(tmp_path):
-    from texgen.models.train import run_key
+    from texgen.training.train import run_key
 
     pal = tmp_path / "64.npy"
     np.save(pal, np.zeros((4, 3), np.uint8))

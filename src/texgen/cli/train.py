@@ -22,7 +22,7 @@ log = logging.getLogger("texgen")
          arg("--materials", default=None, help="conditioned variants: results/materials.tsv"),
          DEVICE, torch_threads=True)
 def train(a) -> None:
-    from ..models.train import train as run
+    from ..training.train import train as run
 
     dev = device(a.device)
     run(a.variant, spec(a), a.tiles, a.model, a.metrics, a.split, a.state, a.tensorboard,
@@ -36,7 +36,7 @@ def train(a) -> None:
          arg("--out", required=True, help="palette (.npy, k x 3 uint8)"),
          arg("--info", required=True, help="facts (.json)"), arg("--swatch", required=True, help="swatch (.png)"))
 def fit_palette(a) -> None:
-    from ..models.palette import write_palette
+    from ..training.palette import write_palette
 
     info = write_palette(a.counts, a.size, a.k, a.out, a.info, a.swatch, a.seed)
     log.info("palette: %s", info)
@@ -48,7 +48,7 @@ def fit_palette(a) -> None:
          arg("--eval", required=True), arg("--recon", required=True, help="PNG: validation crops and their reconstructions"),
          torch_threads=True)
 def train_tokenizer(a) -> None:
-    from ..models.tokenizer import train_tokenizer as run
+    from ..training.tokenizer import train_tokenizer as run
 
     run(a.name, spec(a), a.tiles, a.model, a.metrics, a.eval, a.recon)
 
@@ -56,7 +56,7 @@ def train_tokenizer(a) -> None:
 @command("model-summary", "small summary and loss curve of a trained variant",
          arg("--name", required=True), MODEL, arg("--metrics", required=True), OUT, arg("--curve", required=True))
 def model_summary(a) -> None:
-    from ..models.summary import summarise_model
+    from ..training.summary import summarise_model
 
     summarise_model(a.model, a.metrics, a.out, a.curve, a.name)
 

@@ -331,7 +331,7 @@ def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Pat
         result["next_pixel"] = next_pixel_scores(model, split_tsv, p, root)
         log.info("next-pixel scores: %s", result["next_pixel"])
     if model.cfg.codec == "palette":
-        from ..models.palette import quantisation_error
+        from ..training.palette import quantisation_error
 
         result["palette"] = {"k": model.cfg.palette_size, "space": "CIELAB",
                              **quantisation_error(_val_crops(split_tsv, 128, 8, p["seed"] + 3, root),

@@ -20,7 +20,7 @@ from skimage.color import lab2rgb
 from sklearn.cluster import KMeans, kmeans_plusplus
 
 from ..io import atomic_path, write_text
-from .colour import encode_nearest, rgb_to_lab
+from ..models.colour import encode_nearest, rgb_to_lab
 
 def initial_centres(points: np.ndarray, weights: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """Weighted k-means++ centres (scikit-learn's): P(point) ∝ weight x squared distance to the nearest centre."""

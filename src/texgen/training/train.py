@@ -34,9 +34,9 @@ from .data import (
     without_augmentation,
     write_split,
 )
-from .local import training_windows
-from .model import ModelConfig, TextureModel
-from .orderings import crop_shape, unroll
+from ..models.local import training_windows
+from ..models.model import ModelConfig, TextureModel
+from ..models.orderings import crop_shape, unroll
 
 log = logging.getLogger("texgen.train")
 METRIC_COLUMNS = ["step", "train_loss", "val_loss", "lr", "pixels_per_s", "elapsed_s"]

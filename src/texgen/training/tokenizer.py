@@ -16,7 +16,7 @@ from ..io import atomic_path, write_text, write_tsv
 from .data import Crops, load_tile_rows, split_tiles, without_augmentation
 from ..imaging import contact_sheet, save_png, stack_rows
 from .train import data_config, lr_at, seed_all
-from .vq import Tokenizer, TokenizerConfig, codebook_usage
+from ..models.vq import Tokenizer, TokenizerConfig, codebook_usage
 
 log = logging.getLogger("texgen.vq")
 
