@@ -15,7 +15,8 @@ from .helpers import ROOT
 
 SRC = ROOT / "src" / "texgen"
 # the model proper: imports torch, numpy and each other, never a stage (data, training, probes, report, CLI)
-MODEL_LEAVES = {"backbone", "codecs", "colour", "configs", "local", "model", "orderings", "vq"}
+MODEL_LEAVES = {"backbone", "codecs", "colour", "configs", "local", "model", "orderings", "vq", "codecs.base",
+                "codecs.regression", "codecs.categorical", "codecs.candidate", "codecs.tokens"}
 
 
 def module_name(path: Path) -> str:
@@ -89,7 +90,7 @@ def test_model_modules_are_leaves():
 def test_the_graph_sees_imports():
     """The checks above are only as good as the parser: it must see relative, nested and package imports."""
     g = graph()
-    assert "texgen.models.vq" in g["texgen.models.codecs"]
+    assert "texgen.models.vq" in g["texgen.models.codecs.tokens"] and "texgen.models.codecs.base" in g["texgen.models.codecs"]
     assert "texgen.metrics" in g["texgen.training.tokenizer"]
     assert "texgen.curate.materials" in g["texgen.training.train"]  # a function-level import
     assert "texgen.cli.probe" in g["texgen.cli"]
@@ -254,3 +255,19 @@ def test_train_function_stays_short():
     tree = ast.parse((SRC / "training" / "train.py").read_text())
     (fn,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "train"]
     assert fn.end_lineno - fn.lineno + 1 <= 80
+
+
+def test_no_capability_probes_on_codecs():
+    """Codec capabilities are attributes declared on ``Codec`` (False by default), read as attributes: a
+    ``getattr``/``hasattr`` probe on a codec anywhere else would let a misspelt capability pass silently."""
+    probe = re.compile(r"\b(getattr|hasattr)\(\s*[\w.]*codec\b")
+    found = [f"{p.relative_to(SRC)}:{n}" for p in SRC.rglob("*.py") if "codecs" not in p.parts
+             for n, line in enumerate(p.read_text().splitlines(), 1) if probe.search(line)]
+    assert found == []
+    from texgen.models.codecs import CODECS, Codec
+
+    flags = ("needs_candidates", "grouped", "matches_windows", "supports_seed_prior")
+    assert all(getattr(Codec, f) is False for f in flags)
+    assert all(issubclass(c, Codec) for c in CODECS.values())
+    assert {k for k, c in CODECS.items() if c.needs_candidates} == {"exemplar", "pointer", "match"}
+    assert {k for k, c in CODECS.items() if c.supports_seed_prior} == {"match"}

@@ -60,21 +60,15 @@ def sample(a) -> None:
     from ..imaging import contact_sheet, save_png
 
     model, _ = load_model(a.model, device(a.device))
-    if (a.border_cost, a.sharpness, a.edge_cost) != (None, None, None) and model.cfg.codec != "match":
+    for flag, value, ok in (("--border-cost", a.border_cost, lambda v: v >= 0), ("--sharpness", a.sharpness,
+                            lambda v: v > 0), ("--edge-cost", a.edge_cost, lambda v: v >= 0)):
+        if value is not None and not ok(value):
+            raise SystemExit(f"error: {flag} must be {'> 0' if flag == '--sharpness' else '>= 0'}, got {value}")
+    try:
+        model.codec.set_priors(a.border_cost, a.sharpness, a.edge_cost)
+    except ValueError:
         raise SystemExit(f"error: --border-cost, --sharpness and --edge-cost need a match-codec model (this one's "
-                         f"codec is {model.cfg.codec!r})")
-    if a.border_cost is not None:
-        if a.border_cost < 0:
-            raise SystemExit(f"error: --border-cost must be >= 0, got {a.border_cost}")
-        model.codec.border_cost = a.border_cost
-    if a.sharpness is not None:
-        if a.sharpness <= 0:
-            raise SystemExit(f"error: --sharpness must be > 0, got {a.sharpness}")
-        model.codec.sharpness = a.sharpness
-    if a.edge_cost is not None:
-        if a.edge_cost < 0:
-            raise SystemExit(f"error: --edge-cost must be >= 0, got {a.edge_cost}")
-        model.codec.edge_cost = a.edge_cost
+                         f"codec is {model.cfg.codec!r})") from None
     if a.size:
         a.height = a.width = a.size
     natural = image_shape(model, a.height)[1]

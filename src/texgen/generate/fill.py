@@ -36,7 +36,7 @@ def set_candidates(model, grid: torch.Tensor, known: torch.Tensor) -> None:
     of known pixels (the windows generation will match against; the match codec adds each one's whole
     known window). Nothing for other codecs."""
     codec = model.codec
-    if not getattr(codec, "needs_candidates", False):
+    if not codec.needs_candidates:
         return
     ys, xs = torch.nonzero(known, as_tuple=True)
     if len(ys) > codec.max_candidates:  # larger seeds: a fixed subsample
@@ -44,7 +44,7 @@ def set_candidates(model, grid: torch.Tensor, known: torch.Tensor) -> None:
         pick = pick.sort().values.to(ys.device)
         ys, xs = ys[pick], xs[pick]
     colours = grid[:, ys, xs]
-    if not getattr(codec, "grouped", False) or len(ys) == 0:  # no seed: the codec's colour grid, no keys
+    if not codec.grouped or len(ys) == 0:  # no seed: the codec's colour grid, no keys
         codec.use_candidates(colours)
         return
     win = model.window
@@ -124,7 +124,7 @@ def adapt(model, grid: torch.Tensor, known: np.ndarray, steps: int, lr: float = 
     Only windows centred on seed pixels are used, and only their seed pixels are known. A codec with a
     seed prior (``MatchCodec.seed_prior``) is shifted first. Returns the model itself when steps is 0
     and there is no prior."""
-    prior = getattr(model.codec, "has_seed_prior", False)
+    prior = model.codec.has_seed_prior
     if steps <= 0 and not prior:
         return model
     tuned = copy.deepcopy(model)
@@ -146,7 +146,7 @@ def adapt(model, grid: torch.Tensor, known: np.ndarray, steps: int, lr: float = 
         values, mask = gather(g, kn, ys[pick], xs[pick], win)
         masks = training_masks(batch, win, gen).to(grid.device)
         windows = (values[0], mask[0] & masks)
-        if getattr(tuned.codec, "needs_candidates", False):  # candidates from the seed
+        if tuned.codec.needs_candidates:  # candidates from the seed
             windows += (tuned.codec.training_candidates(g[:, ys, xs], batch, gen),)
         loss = tuned.loss(windows)
         opt.zero_grad(set_to_none=True)

@@ -121,7 +121,7 @@ def local_generate(model: TextureModel, images: np.ndarray, known: np.ndarray, t
     for i, im in enumerate(images):
         groups.setdefault(im[known].tobytes() if steps > 0 else b"", []).append(i)
     out = torch.empty_like(grid_)
-    chooses = getattr(model.codec, "needs_candidates", False)
+    chooses = model.codec.needs_candidates
     for n, (seed_pixels, idx) in enumerate(groups.items()):
         # a codec choosing among the seed's colours has nothing to learn from a one-colour seed (every pixel
         # can only be that colour): the colour probe's 12 plain seeds skip 200 test-time steps each

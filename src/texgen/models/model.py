@@ -51,9 +51,9 @@ class TextureModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.codec = make_codec(cfg)
-        if getattr(self.codec, "needs_candidates", False) and not cfg.local:
+        if self.codec.needs_candidates and not cfg.local:
             raise ValueError(f"the {cfg.codec} codec chooses among a seed's colours: it needs ordering: local")
-        if (cfg.border_cost or cfg.edge_cost or cfg.sharpness != 1.0) and not hasattr(self.codec, "seed_prior"):
+        if (cfg.border_cost or cfg.edge_cost or cfg.sharpness != 1.0) and not self.codec.supports_seed_prior:
             raise ValueError(f"border_cost, edge_cost and sharpness are a seed prior of the match codec, not of "
                              f"{cfg.codec!r}")
         if cfg.local:
@@ -100,7 +100,7 @@ class TextureModel(nn.Module):
         """Local ordering: windows (N, K, ...) with known-masks (N, K) -> head output of each centre (N, ...)."""
         emb = torch.where(known[..., None], self.embed(values, cond), self.unknown)
         out = self.codec.head(self.backbone(emb)[:, self.window.centre])
-        if getattr(self.codec, "matches_windows", False):  # the match codec compares raw windows too
+        if self.codec.matches_windows:  # the match codec compares raw windows too
             out = torch.cat([out, self.codec.window_code(values, known)], -1)
         return out
 

@@ -260,7 +260,7 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
     if model.cfg.local:  # every pixel from its raster-causal window
         grid = model.codec.encode(torch.as_tensor(crops))
         batch = causal_windows(grid, model.window)
-        if getattr(model.codec, "needs_candidates", False):
+        if model.codec.needs_candidates:
             # each crop's top half is the candidates, its bottom half is scored (a pixel that is its own
             # candidate would be a free answer)
             top = torch.zeros(gh, gw, dtype=torch.bool)

@@ -95,7 +95,7 @@ class Batcher:
             gh = gw = data.crop_size
             self.per_crop = min(data.pixels_per_crop, batch)
             self.crops_per_batch = math.ceil(batch / self.per_crop)
-            if getattr(model.codec, "grouped", False) and batch % self.per_crop:
+            if model.codec.grouped and batch % self.per_crop:
                 raise ValueError(f"the {cfg.codec} codec trains on whole crops' windows: train.batch ({batch}) must "
                                  f"be a multiple of data.pixels_per_crop ({self.per_crop})")
             self.generator = torch.Generator().manual_seed(data.seed)
@@ -112,7 +112,7 @@ class Batcher:
         if cfg.local:
             encoded = self.model.codec.encode(grid)
             batch = training_windows(encoded, self.per_crop, self.model.window, self.generator)
-            if getattr(self.model.codec, "needs_candidates", False):  # each window's candidates from its crop
+            if self.model.codec.needs_candidates:  # each window's candidates from its crop
                 batch += (self.model.codec.training_candidates(encoded.flatten(1, 2), self.per_crop,
                                                                self.generator),)
             batch, per_item = tuple(b[: self.batch] for b in batch), self.per_crop

@@ -1,297 +1,15 @@
-"""Pixel codecs: how a pixel enters and leaves the backbone, with its loss and sampling rule.
-
-- ``rgb``: regression. Embedding MLP 3 -> n/5 -> n/2 -> n (ReLU, dropout, no LayerNorm before it;
-  pixels enter centred in [-1, 1]; ``act`` may swap ReLU for LeakyReLU: the narrow n/5 layer of the
-  output MLP loses all its ReLU units within ~100 Adam steps on small data, and the model then
-  predicts one constant colour whatever the context),
-  output MLP mirrored (n -> n/2 -> n/5 -> 3), then ``sigmoid`` or ``clamp`` to [0, 1]; MSE loss.
-- ``grey``: 256-level grey classification; embedding table, linear head, cross-entropy; sampling
-  with temperature and top-k (temperature 0 = argmax).
-- ``palette``: ImageGPT-style k-means colour tokens (see ``palette.py``): nearest palette entry in
-  CIELAB, k-way classification like ``grey``; the palette is a buffer, so a checkpoint carries it.
-- ``energy``: continuous pixels with a generator head trained by the energy score (EAR): the head
-  maps the hidden state and a noise vector to a pixel; loss |x1-y|^a + |x2-y|^a - tau |x1-x2|^a with
-  two samples x1, x2 per target (a strictly proper scoring rule for 0 < a < 2, tau = 1); sampling
-  scales the noise by the temperature (0 = deterministic).
-- ``channels``: 256 levels per channel, red, then green given red, then blue given red and green
-  (PixelRNN's factorisation): exact 8-bit colours, multimodal and sharp when sampled, unlike the
-  regression codec, which paints the mean colour.
-- ``exemplar``: a categorical choice among the colours of the texture being continued (its seed), scored
-  by a Gaussian mixture in RGB predicted from the hidden state; local ordering (see ``ExemplarCodec``).
-- ``pointer``: the exemplar codec plus query-key scores between the pixel's window and each candidate's
-  own window (see ``PointerCodec``).
-- ``match``: the pointer codec plus a learned distance between the raw colours of the two windows (see
-  ``MatchCodec``; the demo's generator).
-- ``vq``: codes of a trained VQ tokenizer (see ``vq.py``); the sequence runs over the code grid.
-
-Every codec maps images to a *grid* of tokens (``to_grid``/``from_grid``: the identity for pixel
-codecs, the tokenizer's encoder/decoder for ``vq``, whose grid is ``patch`` times smaller), and
-sequences of that grid to model tokens (``encode``/``decode``).
-"""
+"""Candidate codecs: each pixel a choice among the seed's own colours (exemplar, pointer, match)."""
 
 from __future__ import annotations
 
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .colour import encode_nearest, rgb_to_lab
-from .local import Window
-from .vq import Tokenizer, TokenizerConfig
-
-LUMA = (0.299, 0.587, 0.114)
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.1), "gelu": nn.GELU}
-CODECS: dict[str, type] = {}  # name -> codec class (DiT-style registry; the config schema lists the same names)
-
-
-def register(cls: type) -> type:
-    """Add a codec class to ``CODECS`` under its ``kind``; it builds itself with ``from_config(cfg)``."""
-    CODECS[cls.kind] = cls
-    return cls
-
-
-def make_codec(cfg) -> nn.Module:
-    """The codec a ModelConfig asks for."""
-    if cfg.codec not in CODECS:
-        raise ValueError(f"unknown codec {cfg.codec!r} (known: {', '.join(sorted(CODECS))})")
-    return CODECS[cfg.codec].from_config(cfg)
-
-
-class PixelGrid:
-    """Pixel codecs: the token grid is the image itself."""
-
-    patch = 1
-
-    @staticmethod
-    def to_grid(images: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, H, W, 3) -> grid (B, H/patch, W/patch, C)."""
-        return images
-
-    @staticmethod
-    def from_grid(grid: torch.Tensor) -> torch.Tensor:
-        """grid (B, h, w, C) -> uint8 (B, h*patch, w*patch, 3)."""
-        return grid
-
-
-@register
-class RGBCodec(PixelGrid, nn.Module):
-    kind = "rgb"
-
-    @classmethod
-    def from_config(cls, cfg):
-        return cls(cfg.n_embd, cfg.dropout, cfg.output, cfg.act)
-
-    def __init__(self, n_embd: int, dropout: float, output: str = "sigmoid", act: str = "relu"):
-        super().__init__()
-        if output not in ("sigmoid", "clamp"):
-            raise ValueError(f"rgb output must be 'sigmoid' or 'clamp', got {output!r}")
-        a, b = max(n_embd // 5, 1), max(n_embd // 2, 1)
-        self.output = output
-        ACT = ACTIVATIONS[act]
-        self.embed_mlp = nn.Sequential(nn.Linear(3, a), ACT(), nn.Dropout(dropout), nn.Linear(a, b), ACT(),
-                                       nn.Dropout(dropout), nn.Linear(b, n_embd))
-        self.out_mlp = nn.Sequential(nn.Linear(n_embd, b), ACT(), nn.Dropout(dropout), nn.Linear(b, a),
-                                     ACT(), nn.Dropout(dropout), nn.Linear(a, 3))
-
-    @staticmethod
-    def encode(pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 (..., 3) -> float (..., 3) in [0, 1]."""
-        return pixels.float() / 255.0
-
-    @staticmethod
-    def decode(tokens: torch.Tensor) -> torch.Tensor:
-        """float (..., 3) -> uint8 (..., 3)."""
-        return (tokens.clamp(0, 1) * 255.0).round().to(torch.uint8)
-
-    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        # centred input ([-1, 1]): with all-positive inputs the narrow ReLU MLP trains far slower
-        # (measured: 300 steps of a copy task reach MSE 0.0155 uncentred vs 0.0015 centred)
-        return self.embed_mlp(tokens * 2.0 - 1.0)
-
-    def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        out = self.out_mlp(hidden)
-        return torch.sigmoid(out) if self.output == "sigmoid" else out.clamp(0.0, 1.0)
-
-    @staticmethod
-    def loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(out, target)
-
-    @staticmethod
-    def sample(out_last: torch.Tensor, temperature: float = 0.0, top_k: int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Regression predicts the pixel itself: sampling is the prediction."""
-        return out_last
-
-    @staticmethod
-    def baseline(train_targets: torch.Tensor, val_targets: torch.Tensor) -> float:
-        """Loss of predicting the training mean colour for every validation pixel."""
-        mean = train_targets.reshape(-1, 3).mean(0)
-        return float(F.mse_loss(mean.expand_as(val_targets), val_targets))
-
-
-class ClassCodec(PixelGrid, nn.Module):
-    """Shared by the categorical codecs: embedding table, linear head, cross-entropy, top-k sampling."""
-
-    def __init__(self, n_embd: int, levels: int):
-        super().__init__()
-        self.levels = levels
-        self.table = nn.Embedding(levels, n_embd)
-        self.out = nn.Linear(n_embd, levels)
-
-    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.table(tokens)
-
-    def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.out(hidden)
-
-    @staticmethod
-    def loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(out.reshape(-1, out.shape[-1]), target.reshape(-1))
-
-    @staticmethod
-    def sample(out_last: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        if temperature <= 0:
-            return out_last.argmax(-1)
-        logits = out_last / temperature
-        if top_k:
-            kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[..., -1:]
-            logits = logits.masked_fill(logits < kth, -math.inf)
-        probs = torch.softmax(logits, -1)
-        return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(probs.shape[:-1])
-
-    def baseline(self, train_targets: torch.Tensor, val_targets: torch.Tensor) -> float:
-        """Cross-entropy of predicting the training marginal distribution of tokens (add-one smoothed)."""
-        counts = torch.bincount(train_targets.reshape(-1), minlength=self.levels).float() + 1.0
-        logp = torch.log(counts / counts.sum())
-        return float(-logp[val_targets.reshape(-1)].mean())
-
-
-@register
-class GreyCodec(ClassCodec):
-    kind = "grey"
-
-    @classmethod
-    def from_config(cls, cfg):
-        return cls(cfg.n_embd, cfg.dropout)
-
-    def __init__(self, n_embd: int, dropout: float, levels: int = 256):
-        super().__init__(n_embd, levels)
-
-    @staticmethod
-    def encode(pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 (..., 3) -> long (...) grey levels (Rec. 601 luma)."""
-        luma = torch.tensor(LUMA, device=pixels.device)
-        return (pixels.float() @ luma).round().clamp(0, 255).long()
-
-    @staticmethod
-    def decode(tokens: torch.Tensor) -> torch.Tensor:
-        return tokens.clamp(0, 255).to(torch.uint8)[..., None].expand(*tokens.shape, 3)
-
-
-@register
-class PaletteCodec(ClassCodec):
-    """k palette colours; pixels become the index of the nearest entry in CIELAB."""
-
-    kind = "palette"
-
-    @classmethod
-    def from_config(cls, cfg):
-        return cls(cfg.n_embd, cfg.palette_size)
-
-    def __init__(self, n_embd: int, k: int):
-        if k < 2:
-            raise ValueError(f"palette codec needs palette_size >= 2, got {k}")
-        super().__init__(n_embd, k)
-        self.register_buffer("palette", torch.zeros(k, 3, dtype=torch.uint8))
-        self.register_buffer("palette_lab", torch.zeros(k, 3))
-
-    def set_palette(self, palette) -> None:
-        """Install the fitted palette (k, 3) uint8 (it is then saved with the weights)."""
-        pal = torch.as_tensor(palette, dtype=torch.uint8)
-        if pal.shape != self.palette.shape:
-            raise ValueError(f"palette of shape {tuple(pal.shape)}, expected {tuple(self.palette.shape)}")
-        self.palette.copy_(pal)
-        self.palette_lab.copy_(rgb_to_lab(pal).float())
-
-    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 (..., 3) -> long (...) index of the nearest palette colour in Lab."""
-        return encode_nearest(pixels, self.palette_lab)
-
-    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.palette[tokens.clamp(0, self.levels - 1)]
-
-
-def energy_score(x1: torch.Tensor, x2: torch.Tensor, y: torch.Tensor, alpha: float = 1.0,
-                 tau: float = 1.0) -> torch.Tensor:
-    """Two-sample energy loss per position: |x1-y|^a + |x2-y|^a - tau |x1-x2|^a (Euclidean norms over
-    the last dimension). Its expectation is twice the energy score E|X-y|^a - 1/2 E|X-X'|^a when tau = 1."""
-    def norm(d):
-        return (d.pow(2).sum(-1) + 1e-12).pow(alpha / 2)  # eps keeps the gradient finite at 0
-
-    return norm(x1 - y) + norm(x2 - y) - tau * norm(x1 - x2)
-
-
-@register
-class EnergyCodec(RGBCodec):
-    """RGB pixels in, a noise-driven generator head out, trained with the energy score."""
-
-    kind = "energy"
-
-    @classmethod
-    def from_config(cls, cfg):
-        return cls(cfg.n_embd, cfg.dropout, cfg.act, cfg.noise_dim)
-
-    def __init__(self, n_embd: int, dropout: float, act: str = "relu", noise_dim: int = 16, blocks: int = 2,
-                 alpha: float = 1.0, tau: float = 1.0):
-        super().__init__(n_embd, dropout, "sigmoid", act)
-        del self.out_mlp
-        self.noise_dim, self.alpha, self.tau = noise_dim, alpha, tau
-        self.noise_in = nn.Linear(noise_dim, n_embd)
-        self.norms = nn.ModuleList(nn.LayerNorm(n_embd, elementwise_affine=False) for _ in range(blocks))
-        self.modulation = nn.ModuleList(nn.Linear(n_embd, 2 * n_embd) for _ in range(blocks))  # AdaLN
-        self.mlps = nn.ModuleList(nn.Sequential(nn.Linear(n_embd, n_embd), nn.GELU(), nn.Linear(n_embd, n_embd))
-                                  for _ in range(blocks))
-        self.out = nn.Linear(n_embd, 3)
-        for m in self.modulation:
-            nn.init.zeros_(m.weight)
-            nn.init.zeros_(m.bias)
-
-    def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The head's output is the conditioning (hidden state); pixels are drawn by ``generate``."""
-        return hidden
-
-    def generate(self, cond: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """Pixel in [0, 1] (..., 3) from the hidden state (..., C) and noise (..., noise_dim)."""
-        x = self.noise_in(noise)
-        for ln, mod, mlp in zip(self.norms, self.modulation, self.mlps):
-            shift, scale = mod(cond).chunk(2, -1)
-            x = x + mlp(ln(x) * (1 + scale) + shift)
-        return torch.sigmoid(self.out(x))
-
-    def _noise(self, cond: torch.Tensor, scale: float = 1.0, generator: torch.Generator | None = None):
-        z = torch.randn(*cond.shape[:-1], self.noise_dim, device=cond.device, generator=generator)
-        return z * scale
-
-    def loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        x1 = self.generate(out, self._noise(out))
-        x2 = self.generate(out, self._noise(out))
-        return energy_score(x1, x2, target, self.alpha, self.tau).mean()
-
-    def sample(self, out_last: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.generate(out_last, self._noise(out_last, temperature, generator))
-
-    def baseline(self, train_targets: torch.Tensor, val_targets: torch.Tensor) -> float:
-        """Energy loss of drawing both samples from the training pixels' marginal distribution."""
-        pool = train_targets.reshape(-1, 3)
-        y = val_targets.reshape(-1, 3)
-        g = torch.Generator().manual_seed(0)
-        i1 = torch.randint(0, len(pool), (len(y),), generator=g)
-        i2 = torch.randint(0, len(pool), (len(y),), generator=g)
-        return float(energy_score(pool[i1], pool[i2], y, self.alpha, self.tau).mean())
+from ..local import Window
+from .base import register
+from .regression import RGBCodec
 
 
 @register
@@ -502,6 +220,7 @@ class MatchCodec(PointerCodec):
     likelihood; each pixel is still drawn from the model's distribution, one at a time."""
 
     kind = "match"
+    supports_seed_prior = True
     matches_windows = True  # ``TextureModel.window_forward`` appends ``window_code`` to the head output
 
     @classmethod
@@ -587,6 +306,16 @@ class MatchCodec(PointerCodec):
     def has_seed_prior(self) -> bool:
         return self.border_cost > 0 or self.sharpness != 1.0
 
+    def set_priors(self, border_cost: float | None = None, sharpness: float | None = None,
+                   edge_cost: float | None = None) -> None:
+        """Set the generation priors (``texgen sample --border-cost`` and friends; each None: kept)."""
+        if border_cost is not None:
+            self.border_cost = border_cost
+        if sharpness is not None:
+            self.sharpness = sharpness
+        if edge_cost is not None:
+            self.edge_cost = edge_cost
+
     @torch.no_grad()
     def seed_prior(self) -> None:
         """Shift a copy adapted to one seed before its test-time training (``generate.fill.adapt``): the missing
@@ -607,106 +336,3 @@ class MatchCodec(PointerCodec):
     def group_keys(self, out: torch.Tensor) -> torch.Tensor:
         """Each training window's own code is its key's window part."""
         return torch.cat([super().group_keys(out), out[..., self.pointer_dim:]], -1)
-
-
-@register
-class ChannelCodec(PixelGrid, nn.Module):
-    """Three 256-way classifications, channel by channel: p(r) p(g | r) p(b | r, g), all given the hidden state.
-
-    A pixel enters as the sum of one embedding per channel value; the head's output is the hidden state,
-    and the channel logits are computed from it plus the embeddings of the channels before (teacher
-    forcing in the loss, the sampled values when sampling)."""
-
-    kind = "channels"
-
-    @classmethod
-    def from_config(cls, cfg):
-        return cls(cfg.n_embd)
-    levels = 256
-
-    def __init__(self, n_embd: int):
-        super().__init__()
-        self.tables = nn.ModuleList(nn.Embedding(256, n_embd) for _ in range(3))
-        self.prev = nn.ModuleList(nn.Embedding(256, n_embd) for _ in range(3))  # red->g, red->b, green->b
-        self.outs = nn.ModuleList(nn.Sequential(nn.LayerNorm(n_embd), nn.Linear(n_embd, n_embd), nn.GELU(),
-                                                nn.Linear(n_embd, 256)) for _ in range(3))
-
-    @staticmethod
-    def encode(pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 (..., 3) -> long (..., 3)."""
-        return pixels.long()
-
-    @staticmethod
-    def decode(tokens: torch.Tensor) -> torch.Tensor:
-        return tokens.clamp(0, 255).to(torch.uint8)
-
-    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.tables[0](tokens[..., 0]) + self.tables[1](tokens[..., 1]) + self.tables[2](tokens[..., 2])
-
-    @staticmethod
-    def head(hidden: torch.Tensor) -> torch.Tensor:
-        return hidden
-
-    def _logits(self, hidden: torch.Tensor, channel: int, values: torch.Tensor) -> torch.Tensor:
-        """Logits of ``channel`` given the hidden state and the values (..., 3) of the channels before it."""
-        x = hidden
-        if channel >= 1:
-            x = x + self.prev[channel - 1](values[..., 0])
-        if channel == 2:
-            x = x + self.prev[2](values[..., 1])
-        return self.outs[channel](x)
-
-    def loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Mean over positions of the summed cross-entropy of the three channels (nats per pixel)."""
-        return sum(F.cross_entropy(self._logits(out, c, target).reshape(-1, 256), target[..., c].reshape(-1))
-                   for c in range(3))
-
-    def sample(self, out_last: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        values = torch.zeros((*out_last.shape[:-1], 3), dtype=torch.long, device=out_last.device)
-        for c in range(3):
-            values[..., c] = ClassCodec.sample(self._logits(out_last, c, values), temperature, top_k, generator)
-        return values
-
-    def baseline(self, train_targets: torch.Tensor, val_targets: torch.Tensor) -> float:
-        """Summed cross-entropy of each channel's training marginal (add-one smoothed)."""
-        total = 0.0
-        for c in range(3):
-            counts = torch.bincount(train_targets[..., c].reshape(-1), minlength=256).float() + 1.0
-            total += float(-torch.log(counts / counts.sum())[val_targets[..., c].reshape(-1)].mean())
-        return total
-
-
-@register
-class VQCodec(ClassCodec):
-    """Codes of a frozen tokenizer as tokens; the grid is ``patch`` times smaller than the image."""
-
-    kind = "vq"
-
-    @classmethod
-    def from_config(cls, cfg):
-        return cls(cfg.n_embd, cfg.tokenizer)
-
-    def __init__(self, n_embd: int, tokenizer: dict):
-        cfg = TokenizerConfig.from_dict(tokenizer)
-        super().__init__(n_embd, cfg.codebook_size)
-        self.patch = cfg.patch
-        self.tokenizer = Tokenizer(cfg)
-        self.tokenizer.requires_grad_(False)
-
-    @torch.no_grad()
-    def to_grid(self, images: torch.Tensor) -> torch.Tensor:
-        return self.tokenizer.eval().encode(images)[..., None]
-
-    @torch.no_grad()
-    def from_grid(self, grid: torch.Tensor) -> torch.Tensor:
-        return self.tokenizer.eval().decode(grid[..., 0])
-
-    @staticmethod
-    def encode(seqs: torch.Tensor) -> torch.Tensor:
-        """(N, T, 1) codes -> (N, T) tokens."""
-        return seqs[..., 0].long()
-
-    @staticmethod
-    def decode(tokens: torch.Tensor) -> torch.Tensor:
-        return tokens[..., None]
