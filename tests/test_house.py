@@ -173,9 +173,10 @@ def test_defaults_are_written_once():
 
     from texgen.config import schema_defaults
     from texgen.models.model import ModelConfig
-    from texgen.training.train import TRAIN_DEFAULTS
+    from texgen.training.tokenizer import TokenizerTrainConfig
+    from texgen.training.train import TrainConfig
     from texgen.models.vq import TokenizerConfig
-    from texgen.probes.run import PROBE_DEFAULTS
+    from texgen.probes.settings import ProbeConfig, probe_settings
 
     for cls, path in ((ModelConfig, ("models", "variants", "*")), (TokenizerConfig, ("models", "tokenizers", "*",
                                                                                      "tokenizer"))):
@@ -183,8 +184,15 @@ def test_defaults_are_written_once():
         assert schema, path
         ours = {f.name: f.default for f in fields(cls) if f.name in schema}
         assert ours == schema, f"{cls.__name__} and the schema disagree"
-    assert TRAIN_DEFAULTS == schema_defaults("models", "variants", "*", "train") and TRAIN_DEFAULTS["steps"] == 300
-    assert PROBE_DEFAULTS == schema_defaults("probes") and PROBE_DEFAULTS["crop"] == 32
+    # typed settings: the dataclasses declare the schema's names (no defaults of their own), filled from it once
+    for cls, path in ((TrainConfig, ("models", "variants", "*", "train")), (ProbeConfig, ("probes",)),
+                      (TokenizerTrainConfig, ("models", "tokenizers", "*", "train"))):
+        assert {f.name for f in fields(cls)} == set(schema_defaults(*path)), cls.__name__
+        assert all(f.default is f.default_factory for f in fields(cls)), cls.__name__  # both MISSING
+    assert TrainConfig.of({}).steps == 300 and TrainConfig.of({"train": {"steps": 7}}).steps == 7
+    assert probe_settings({}).crop == 32 and probe_settings({"crop": 16}).crop == 16
+    with pytest.raises(ValueError, match="unknown probes setting"):
+        probe_settings({"crops_": 3})
     # no second copy of a defaults table in the code
     for p in SRC.rglob("*.py"):
         assert not re.search(r"^[A-Z_]*DEFAULTS = \{", p.read_text(), re.M), p

@@ -30,6 +30,19 @@ def schema_defaults(*path: str) -> dict:
     return {k: copy.deepcopy(v["default"]) for k, v in node.get("properties", {}).items() if "default" in v}
 
 
+def typed_settings(cls: type, path: tuple[str, ...], values: dict | None = None):
+    """A typed settings dataclass (``TrainConfig``, ``ProbeConfig``, ...) filled once: the schema's defaults at
+    ``path`` under ``values``. The dataclass declares names and types only; the schema holds every default."""
+    from dataclasses import fields
+
+    merged = {**schema_defaults(*path), **(values or {})}
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(merged) - names)
+    if unknown:
+        raise ValueError(f"unknown {'.'.join(path)} setting(s) {unknown}; known: {sorted(names)}")
+    return cls(**merged)
+
+
 def _where(path: Any) -> str:
     parts = [str(p) for p in path]
     return ".".join(parts) if parts else "(top level)"

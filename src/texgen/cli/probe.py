@@ -24,7 +24,7 @@ def growth_reference(a) -> None:
     from ..io import write_text
     from ..imaging import save_png
     from ..probes.growth import reference_growth
-    from ..probes.run import probe_settings
+    from ..probes.settings import probe_settings
 
     result, sheet = reference_growth(a.split, probe_settings(spec(a)))
     save_png(a.sheet, sheet)

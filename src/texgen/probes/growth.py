@@ -25,6 +25,7 @@ from ..imaging import contact_sheet, stack_rows
 from .. import metrics as M
 from . import peer
 from .classical import efros_leung
+from .settings import ProbeConfig
 
 WHITE = 255
 
@@ -33,18 +34,18 @@ class GrowthSet:
     """The seeds (crops of distinct validation tiles), their tiles, a reference crop and another crop of
     each tile (the real-vs-real floor), for a split and the probe settings."""
 
-    def __init__(self, split_tsv: str | Path, p: dict, root: str | Path = "."):
-        self.seed_size, self.size = p["growth_seed"], p["growth_seed"] * p["growth_factor"]
+    def __init__(self, split_tsv: str | Path, p: ProbeConfig, root: str | Path = "."):
+        self.seed_size, self.size = p.growth_seed, p.growth_seed * p.growth_factor
         rows = [r for r in read_tsv(split_tsv) if r["split"] == "val"]
-        rng = np.random.default_rng(p["seed"] + 5)
+        rng = np.random.default_rng(p.seed + 5)
         self.seeds, self.tiles = [], []
-        for i in range(p["growth_seeds"]):
+        for i in range(p.growth_seeds):
             with Image.open(Path(root, rows[(i * 7) % len(rows)]["tile"])) as im:
                 tile = np.asarray(im.convert("RGB"))
             y, x = (int(rng.integers(0, side - self.seed_size + 1)) for side in tile.shape[:2])
             self.seeds.append(tile[y:y + self.seed_size, x:x + self.seed_size].copy())
             self.tiles.append(tile)
-        rng = np.random.default_rng(p["seed"] + 6)
+        rng = np.random.default_rng(p.seed + 6)
         self.refs = [self._crop(t, rng) for t in self.tiles]
         self.others = [self._crop(t, rng) for t in self.tiles]
         self.pools = [t[::4, ::4].reshape(-1, 3) for t in self.tiles]
@@ -76,16 +77,16 @@ class GrowthSet:
         return out
 
 
-def _sequence_growth(model: TextureModel, gs: GrowthSet, p: dict) -> list[np.ndarray]:
+def _sequence_growth(model: TextureModel, gs: GrowthSet, p: ProbeConfig) -> list[np.ndarray]:
     """Sequence orderings grow their own seed shape (top rows, inner spiral) holding as many pixels as the
     seed, taken from the same place of the tile; every seed in one batch."""
     h, w = image_shape(model, gs.size)
     canvases = np.stack([t[:h, :w] for t in gs.tiles])
     frac = min(gs.seed_size ** 2 / (h * w), 1.0)
-    return list(complete(model, canvases, frac, p["temperature"], None, True, p["seed"]))
+    return list(complete(model, canvases, frac, p.temperature, None, True, p.seed))
 
 
-def model_growth(model: TextureModel, split_tsv, p: dict, root=".") -> tuple[dict, np.ndarray, np.ndarray | None]:
+def model_growth(model: TextureModel, split_tsv, p: ProbeConfig, root=".") -> tuple[dict, np.ndarray, np.ndarray | None]:
     """The model's growth scores, the real-vs-real floor, a sheet (seed | model | real crop) and, for local
     models, tileable (xy) textures from the first two seeds tiled 2 x 2 with their wrap-seam ratio (they
     reuse those seeds' test-time training, so their seconds per texture count generation only)."""
@@ -93,7 +94,7 @@ def model_growth(model: TextureModel, split_tsv, p: dict, root=".") -> tuple[dic
     t = time.perf_counter()
     tuned: dict = {}  # the tileable textures reuse the first seeds' test-time training
     if model.cfg.local:  # the seed stays in the top-left corner; the model grows around it
-        grown = [grow(model, sd, gs.size, gs.size, temperature=p["temperature"], seed=p["seed"] + i,
+        grown = [grow(model, sd, gs.size, gs.size, temperature=p.temperature, seed=p.seed + i,
                       tuned_cache=tuned)[0]
                  for i, sd in enumerate(gs.seeds)]
     else:
@@ -105,7 +106,7 @@ def model_growth(model: TextureModel, split_tsv, p: dict, root=".") -> tuple[dic
     tile_image = None
     if model.cfg.local:
         t = time.perf_counter()
-        wrapped = [grow(model, sd, gs.size, gs.size, wrap="xy", temperature=p["temperature"], seed=p["seed"] + i,
+        wrapped = [grow(model, sd, gs.size, gs.size, wrap="xy", temperature=p.temperature, seed=p.seed + i,
                         tuned_cache=tuned)[0] for i, sd in enumerate(gs.seeds[:2])]
         result["tileable"] = {"wrap": "xy", **gs.scores(wrapped, time.perf_counter() - t),
                               "textures": len(wrapped)}
@@ -114,15 +115,15 @@ def model_growth(model: TextureModel, split_tsv, p: dict, root=".") -> tuple[dic
     return result, stack_rows(rows), tile_image
 
 
-def reference_growth(split_tsv, p: dict, root=".") -> tuple[dict, np.ndarray]:
+def reference_growth(split_tsv, p: ProbeConfig, root=".") -> tuple[dict, np.ndarray]:
     """Efros-Leung and G'MIC on the probe's seeds: scores and a sheet (seed | Efros-Leung | G'MIC | real crop)."""
     gs = GrowthSet(split_tsv, p, root)
     known = np.zeros((gs.size, gs.size), bool)
     known[:gs.seed_size, :gs.seed_size] = True
     order = np.arange(gs.size * gs.size)
     methods = {
-        "classical": lambda i, sd: efros_leung(gs.on_canvas(i, sd), known, order, seed=p["seed"] + i),
-        "gmic": lambda i, sd: peer.grow(sd, gs.size, gs.size, rng_seed=p["seed"] + i),
+        "classical": lambda i, sd: efros_leung(gs.on_canvas(i, sd), known, order, seed=p.seed + i),
+        "gmic": lambda i, sd: peer.grow(sd, gs.size, gs.size, rng_seed=p.seed + i),
     }
     result, grown = {}, {}
     for name, fn in methods.items():

@@ -31,6 +31,7 @@ from ..curate.materials import load_materials
 from ..models.model import TextureModel
 from ..models.local import causal_windows
 from ..models.orderings import crop_shape
+from .settings import ProbeConfig
 from ..generate.sample import (
     complete,
     first_token_fraction,
@@ -194,14 +195,14 @@ def random_twin(model: TextureModel, seed: int = 0) -> TextureModel:
     return twin.eval()
 
 
-def linear_probes(model: TextureModel, split_tsv: str | Path, materials_tsv: str | Path | None, p: dict,
+def linear_probes(model: TextureModel, split_tsv: str | Path, materials_tsv: str | Path | None, p: ProbeConfig,
                   root: str | Path = ".") -> dict:
     """Accuracy per layer for material and source labels, with the controls."""
-    crops, meta = probe_crops(model, split_tsv, p["probe_crops_per_tile"], p["seed"], root)
+    crops, meta = probe_crops(model, split_tsv, p.probe_crops_per_tile, p.seed, root)
     materials = load_materials(materials_tsv) if materials_tsv else {}
     groups = np.array([f"{r['source']}:{r['id']}" for r in meta])
     trained = layer_features(model, crops)
-    random = layer_features(random_twin(model, p["seed"]), crops)
+    random = layer_features(random_twin(model, p.seed), crops)
     hist = colour_histograms(crops)
     tasks = {"material": [materials.get(r["tile"], "") for r in meta], "source": [r["source"] for r in meta]}
     result: dict = {"layers": list(range(len(trained))), "crops": len(crops),
@@ -222,15 +223,15 @@ def linear_probes(model: TextureModel, split_tsv: str | Path, materials_tsv: str
             continue
         y = np.array([classes.index(n) for n, k in zip(names, keep) if k])
         g = groups[keep]
-        folds = min(p["probe_folds"], n_files)
+        folds = min(p.probe_folds, n_files)
 
         def scores(feats: list[np.ndarray]) -> list[dict]:
-            return [probe_scores(f[keep], y, g, folds, p["seed"]) for f in feats]
+            return [probe_scores(f[keep], y, g, folds, p.seed) for f in feats]
 
         runs = {"trained": scores(trained), "random_init": scores(random), "colour_histogram": scores([hist])}
         result[task] = {
             "classes": classes, "dropped_classes": dropped, "crops": int(keep.sum()), "files": n_files, "folds": folds,
-            "majority": majority_accuracy(y, g, folds, p["seed"]),
+            "majority": majority_accuracy(y, g, folds, p.seed),
             "fits": sum(r["fits"] for rs in runs.values() for r in rs),
             "unconverged": sum(r["unconverged"] for rs in runs.values() for r in rs),
         }
@@ -249,25 +250,25 @@ def linear_probes(model: TextureModel, split_tsv: str | Path, materials_tsv: str
     return result
 
 
-def conditioning_probe(model: TextureModel, split_tsv: str | Path, materials_tsv: str | Path, p: dict,
+def conditioning_probe(model: TextureModel, split_tsv: str | Path, materials_tsv: str | Path, p: ProbeConfig,
                        root: str | Path = "."):
     """Do samples conditioned on a material look like that material more often than unconditioned ones?
 
     A colour-histogram logistic regression, fitted on real crops of every labelled tile, judges the
     samples (the "palette statistics" of a texture). Samples grow from a solid mid-grey seed."""
     classes = list(model.cfg.classes)
-    crops, meta = probe_crops(model, split_tsv, p["probe_crops_per_tile"], p["seed"], root)
+    crops, meta = probe_crops(model, split_tsv, p.probe_crops_per_tile, p.seed, root)
     materials = load_materials(materials_tsv)
     keep = [i for i, r in enumerate(meta) if materials.get(r["tile"], "") in classes]
     y = np.array([classes.index(materials[meta[i]["tile"]]) for i in keep])
     judge = fit_logistic(colour_histograms(crops[keep]), y).predict
-    h, w = image_shape(model, p["free_size"])
-    n, guidance = p["conditioned_samples"], p["guidance"]
+    h, w = image_shape(model, p.free_size)
+    n, guidance = p.conditioned_samples, p.guidance
     seed_img = np.full((n, h, w, 3), 128, np.uint8)
     frac = first_token_fraction(model, h, w)
 
     def draw(label, g=1.0):
-        return complete(model, seed_img, frac, p["temperature"], None, True, p["seed"], label, g)
+        return complete(model, seed_img, frac, p.temperature, None, True, p.seed, label, g)
 
     unconditioned = draw(None)
     uncond_pred = judge(colour_histograms(unconditioned))
@@ -299,7 +300,7 @@ def run_linear_probe(model_path: str | Path, split_tsv: str | Path, materials_ts
 
     from ..io import write_text
     from ..models.model import load_model
-    from .run import probe_settings
+    from .settings import probe_settings
 
     p = probe_settings(params)
     model, payload = load_model(model_path)
@@ -317,10 +318,10 @@ def run_condition_probe(model_path: str | Path, split_tsv: str | Path, materials
     from ..io import write_text
     from ..models.model import load_model
     from ..imaging import save_png
-    from .run import probe_settings
+    from .settings import probe_settings
 
     p = probe_settings(params)
-    torch.manual_seed(p["seed"])
+    torch.manual_seed(p.seed)
     model, payload = load_model(model_path)
     if not model.cfg.classes:
         raise ValueError(f"{model_path} is not a conditioned model (no condition in its variant)")

@@ -10,13 +10,14 @@ import json
 import logging
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..config import schema_defaults
+from .settings import ProbeConfig, probe_settings
 from ..io import read_tsv, write_text
 from ..generate.fill import set_candidates
 from ..imaging import contact_sheet, save_png
@@ -45,15 +46,9 @@ WHITE = 255
 COLOURS = {"black": (0, 0, 0), "white": (255, 255, 255), "dark grey": (64, 64, 64), "grey": (128, 128, 128),
            "light grey": (192, 192, 192), "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
            "yellow": (255, 255, 0), "cyan": (0, 255, 255), "magenta": (255, 0, 255), "brown": (120, 72, 32)}
-PROBE_DEFAULTS = schema_defaults("probes")  # config/schema.yaml holds them
 
 
-def probe_settings(params: dict) -> dict:
-    """The probe settings a job runs with: its spec over the defaults."""
-    return {**PROBE_DEFAULTS, **params}
-
-
-def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new: int, p: dict):
+def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new: int, p: ProbeConfig):
     """Continue the token sequences of a synthetic image (B = 1) by n_new tokens after seed_len.
 
     Returns (generated pixels, true pixels at the same places, display image). Works on the token
@@ -63,12 +58,12 @@ def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new
     if model.cfg.local:
         flat = np.arange(image.shape[0] * image.shape[1]).reshape(image.shape[:2])
         where = np.where(flat < seed_len, 1, np.where(flat < seed_len + n_new, 2, 0)).astype(np.uint8)
-        shown = local_generate(model, image[None], where == 1, todo=where == 2, temperature=p["temperature"],
-                               seed=p["seed"])[0]
+        shown = local_generate(model, image[None], where == 1, todo=where == 2, temperature=p.temperature,
+                               seed=p.seed)[0]
     else:
         tokens, gh, gw = to_sequences(model, image[None])
-        gen = torch.Generator().manual_seed(p["seed"])
-        out = generate(model, tokens[:, :seed_len], seed_len + n_new, p["temperature"], None, True, gen,
+        gen = torch.Generator().manual_seed(p.seed)
+        out = generate(model, tokens[:, :seed_len], seed_len + n_new, p.temperature, None, True, gen,
                        stride=window_stride(model, gw))
         canvas = tokens.clone()
         canvas[:, :seed_len + n_new] = out
@@ -112,7 +107,7 @@ def _scale(model) -> int:
 
 
 def colour_probe(model, p):
-    n_new = p["new_pixels"]
+    n_new = p.new_pixels
     h, w, seed_len = _probe_image_shape(model, n_new)
     per, shown = {}, []
     for name, colour in COLOURS.items():
@@ -131,7 +126,7 @@ def stripes(h: int, w: int, width: int, vertical: bool, offset: int = 0) -> np.n
 
 
 def zebra_probe(model, p):
-    n_new = p["new_pixels"]
+    n_new = p.new_pixels
     h, w, seed_len = _probe_image_shape(model, n_new)
     width = 3 if model.cfg.ordering == "spiral" else 4
     out, shown = {}, []
@@ -144,7 +139,7 @@ def zebra_probe(model, p):
 
 def pattern_probe(model, p):
     """A 4x4-pixel repeating black/white pattern (the thesis's spiral pattern test)."""
-    n_new = p["new_pixels"]
+    n_new = p.new_pixels
     h, w, seed_len = _probe_image_shape(model, n_new)
     tile = (np.random.default_rng(7).random((4, 4)) > 0.5).astype(np.uint8) * 255
     img = np.tile(tile, (h // 4 + 1, w // 4 + 1))[:h, :w]
@@ -209,30 +204,30 @@ def _completion_scores(crops, samples, mask) -> dict:
 
 
 def completion_probe(model, split_tsv, p, root="."):
-    k = p["samples"]
-    size, width = image_shape(model, p["crop"])
-    crops = _val_crops(split_tsv, size, p["crops"], p["seed"], root, width)
+    k = p.samples
+    size, width = image_shape(model, p.crop)
+    crops = _val_crops(split_tsv, size, p.crops, p.seed, root, width)
     ordering = model.cfg.ordering
     frac = 0.5
     mask = seed_mask(ordering, size, width, frac, model.codec.patch)
     batch = np.stack(crops)
     samples = [[] for _ in crops]
     if model.cfg.local:  # k samples of each crop from one model test-time trained on its seed
-        done = complete(model, np.repeat(batch, k, axis=0), frac, p["temperature"], None, True, p["seed"])
+        done = complete(model, np.repeat(batch, k, axis=0), frac, p.temperature, None, True, p.seed)
         samples = [list(done[i * k:(i + 1) * k]) for i in range(len(crops))]
     for j in range(0 if model.cfg.local else k):
-        done = complete(model, batch, frac, p["temperature"], None, True, p["seed"] + j)
+        done = complete(model, batch, frac, p.temperature, None, True, p.seed + j)
         for i in range(len(crops)):
             samples[i].append(done[i])
     scores = _completion_scores(crops, samples, mask)
-    classical = [[efros_leung(c, mask, _fill_order(ordering, size, width), seed=p["seed"] + j) for j in range(k)]
+    classical = [[efros_leung(c, mask, _fill_order(ordering, size, width), seed=p.seed + j) for j in range(k)]
                  for c in crops]
     ref = _completion_scores(crops, classical, mask)
-    peer_samples = [[peer.inpaint(c, mask, rng_seed=p["seed"] + j) for j in range(k)] for c in crops]
+    peer_samples = [[peer.inpaint(c, mask, rng_seed=p.seed + j) for j in range(k)] for c in crops]
     peer_scores = _completion_scores(crops, peer_samples, mask)
     # the real-vs-real reference: each crop's seed kept, the rest pasted from another crop of the same
     # tile, i.e. a perfect texture with the seam of a paste; scored like the model's samples
-    others = _val_crops(split_tsv, size, len(crops), p["seed"] + 1000, root, width)
+    others = _val_crops(split_tsv, size, len(crops), p.seed + 1000, root, width)
     floor = M.swd([np.where(mask[..., None], c, o) for c, o in zip(crops, others)], crops)
     rows = []
     for i in range(min(4, len(crops))):
@@ -254,7 +249,7 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
     from ..models.orderings import crop_shape
 
     gh, gw = (16, 16) if model.cfg.local else crop_shape(model.cfg.ordering, model.cfg.context, 8)
-    crops = np.stack([c[:gh, :gw] for c in _val_crops(split_tsv, max(gh, gw), p["score_crops"], p["seed"] + 7,
+    crops = np.stack([c[:gh, :gw] for c in _val_crops(split_tsv, max(gh, gw), p.score_crops, p.seed + 7,
                                                          root)])
     model.eval()
     if model.cfg.local:  # every pixel from its raster-causal window
@@ -273,7 +268,7 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
         batch = tokens[:, : model.cfg.context + 1]
     inputs, targets = model.split_batch(batch)
     out = model(inputs)
-    gen = torch.Generator().manual_seed(p["seed"])
+    gen = torch.Generator().manual_seed(p.seed)
 
     def draw():  # decoded pixels in [0, 1] (the regression codec's decode rounds to 8 bits)
         return model.codec.decode(model.codec.sample(out, 1.0, None, gen)).float() / 255.0
@@ -288,11 +283,11 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
 
 def free_probe(model, split_tsv, p, root="."):
     """Textures of free_size^2 grown from one seed pixel per sequence; tileability; pixels/s."""
-    size, width = image_shape(model, p["free_size"])
-    crops = _val_crops(split_tsv, size, 2, p["seed"] + 99, root, width)
+    size, width = image_shape(model, p.free_size)
+    crops = _val_crops(split_tsv, size, 2, p.seed + 99, root, width)
     frac = first_token_fraction(model, size, width)
     t = time.perf_counter()
-    done = complete(model, np.stack(crops), frac, p["temperature"], None, True, p["seed"])
+    done = complete(model, np.stack(crops), frac, p.temperature, None, True, p.seed)
     seconds = time.perf_counter() - t
     generated = done.shape[0] * size * width * (1 - seed_mask(model.cfg.ordering, size, width, frac,
                                                                 model.codec.patch).mean())
@@ -305,11 +300,11 @@ def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Pat
                root: str | Path = ".") -> dict:
     """Run every probe; write metrics.json and the PNGs into out_dir (atomically, file by file)."""
     p = probe_settings(params)
-    torch.manual_seed(p["seed"])
+    torch.manual_seed(p.seed)
     model, payload = load_model(model_path)
     out = Path(out_dir)
     result = {"variant": payload.get("variant", ""), "ordering": model.cfg.ordering, "codec": model.cfg.codec,
-              "context": model.cfg.context, "probe_settings": p}
+              "context": model.cfg.context, "probe_settings": asdict(p)}
     for name, fn in (("colour", colour_probe), ("zebra", zebra_probe), ("pattern", pattern_probe)):
         t = time.perf_counter()
         result[name], image = fn(model, p)
@@ -334,7 +329,7 @@ def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Pat
         from ..training.palette import quantisation_error
 
         result["palette"] = {"k": model.cfg.palette_size, "space": "CIELAB",
-                             **quantisation_error(_val_crops(split_tsv, 128, 8, p["seed"] + 3, root),
+                             **quantisation_error(_val_crops(split_tsv, 128, 8, p.seed + 3, root),
                                                   model.codec.palette.numpy())}
         log.info("palette quantisation: %s", result["palette"])
     write_text(out / "metrics.json", json.dumps(result, indent=1, sort_keys=True))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import schema_defaults
+from ..config import typed_settings
 from ..io import atomic_path, write_tsv
 from .data import (
     Crops,
@@ -40,7 +40,31 @@ from ..models.orderings import crop_shape, unroll
 
 log = logging.getLogger("texgen.train")
 METRIC_COLUMNS = ["step", "train_loss", "val_loss", "lr", "pixels_per_s", "elapsed_s"]
-TRAIN_DEFAULTS = schema_defaults("models", "variants", "*", "train")  # config/schema.yaml holds them
+TRAIN_PATH = ("models", "variants", "*", "train")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A variant's optimisation settings (``train:``; every default in config/schema.yaml, filled by
+    ``TrainConfig.of``)."""
+
+    steps: int
+    batch: int
+    lr: float
+    min_lr: float
+    warmup: int
+    weight_decay: float
+    grad_clip: float
+    eval_every: int
+    eval_batches: int
+    checkpoint_every: int
+    log_every: int
+    seed: int
+
+    @classmethod
+    def of(cls, spec: dict) -> "TrainConfig":
+        """The settings of a variant's spec: its ``train`` keys over the schema's defaults."""
+        return typed_settings(cls, TRAIN_PATH, spec.get("train"))
 
 
 def spec_hash(spec: dict) -> str:
@@ -75,11 +99,12 @@ def data_config(spec: dict) -> DataConfig:
     return d
 
 
-def lr_at(step: int, t: dict) -> float:
-    if step < t["warmup"]:
-        return t["lr"] * (step + 1) / t["warmup"]
-    progress = min(1.0, (step - t["warmup"]) / max(1, t["steps"] - t["warmup"]))
-    return t["min_lr"] + 0.5 * (t["lr"] - t["min_lr"]) * (1 + math.cos(math.pi * progress))
+def lr_at(step: int, lr: float, min_lr: float, warmup: int, steps: int) -> float:
+    """Linear warm-up for ``warmup`` steps, then cosine decay from ``lr`` to ``min_lr`` at ``steps``."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, steps - warmup))
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))
 
 
 class Batcher:
@@ -169,11 +194,11 @@ def install_assets(model: TextureModel, weights: dict) -> None:
         model.codec.tokenizer.load_state_dict(weights["tokenizer"])
 
 
-def _optimizer(model: TextureModel, t: dict) -> torch.optim.Optimizer:
+def _optimizer(model: TextureModel, t: TrainConfig) -> torch.optim.Optimizer:
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": t["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=t["lr"], betas=(0.9, 0.95))
+    groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=t.lr, betas=(0.9, 0.95))
 
 
 def _rng_state() -> dict:
@@ -235,7 +260,7 @@ class Run:
         return self.batcher.tokens(images, self.device, labels[idx] if labels is not None else None)
 
 
-def prepare(cfg: ModelConfig, spec: dict, t: dict, tile_tables: list[str | Path], assets: dict, device: str,
+def prepare(cfg: ModelConfig, spec: dict, t: TrainConfig, tile_tables: list[str | Path], assets: dict, device: str,
             root: str | Path) -> Run:
     """Split the tiles, read the assets, build the model, the crop streams, the validation batches and
     the baseline loss (the training marginal / mean predictor on the validation targets)."""
@@ -250,12 +275,12 @@ def prepare(cfg: ModelConfig, spec: dict, t: dict, tile_tables: list[str | Path]
     val_labels = labels[len(train_rows):] if labels is not None and val_rows is not train_rows else train_labels
     model = TextureModel(cfg).to(device)
     install_assets(model, weights)
-    batcher = Batcher(model, data, t["batch"])
+    batcher = Batcher(model, data, t.batch)
     crops = partial(Crops, cfg=data, height=batcher.h, width=batcher.w, root=root)
-    run = Run(model, batcher, crops(train_rows, seed=t["seed"]), train_labels, [], 0.0, train_rows, val_rows, device)
-    val_crops = Crops(val_rows, without_augmentation(data), batcher.h, batcher.w, seed=t["seed"] + 1, root=root)
-    run.val_set = [run.batch(val_crops, val_labels) for _ in range(t["eval_batches"])]
-    baseline_train = run.batch(crops(train_rows, seed=t["seed"] + 2), None)[0]
+    run = Run(model, batcher, crops(train_rows, seed=t.seed), train_labels, [], 0.0, train_rows, val_rows, device)
+    val_crops = Crops(val_rows, without_augmentation(data), batcher.h, batcher.w, seed=t.seed + 1, root=root)
+    run.val_set = [run.batch(val_crops, val_labels) for _ in range(t.eval_batches)]
+    baseline_train = run.batch(crops(train_rows, seed=t.seed + 2), None)[0]
     val_targets = [model.split_batch(v)[1] for v, _ in run.val_set]
     run.baseline = model.codec.baseline(model.split_batch(baseline_train)[1],
                                         tuple(map(torch.cat, zip(*val_targets))) if isinstance(val_targets[0], tuple)
@@ -273,16 +298,16 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     process with the same global batch; rank 0 alone logs, evaluates and writes checkpoints and
     outputs (the same checkpoint format, so resuming works with any number of processes).
     ``assets``: paths of other jobs' outputs the variant needs (palette, tokenizer, materials)."""
-    t = {**TRAIN_DEFAULTS, **(spec.get("train") or {})}
+    t = TrainConfig.of(spec)
     cfg = ModelConfig.from_dict(spec["model"])
     rank, world, local = distributed()
     main = rank == 0
     if not main:
         log.setLevel(logging.WARNING)
-    if t["batch"] % world:
-        raise ValueError(f"batch {t['batch']} is not divisible by {world} processes")
+    if t.batch % world:
+        raise ValueError(f"batch {t.batch} is not divisible by {world} processes")
     device = device or (f"cuda:{local}" if torch.cuda.is_available() else "cpu")
-    seed_all(t["seed"])
+    seed_all(t.seed)
     run = prepare(cfg, spec, t, tile_tables, assets or {}, device, root)
     if main:
         write_split(out_split, run.train_rows, run.val_rows)
@@ -292,18 +317,18 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.startswith("cuda") else None)
-    per_rank = t["batch"] // world
+    per_rank = t.batch // world
     log.info("variant %s: %s", variant, json.dumps(spec, sort_keys=True))
-    log.info("processes: %d, global batch %d, %d per process", world, t["batch"], per_rank)
+    log.info("processes: %d, global batch %d, %d per process", world, t.batch, per_rank)
     log.info("parameters: %d, device: %s, baseline (predict the mean) val loss: %.5f", model.n_params(), device,
              run.baseline)
     writer = _tensorboard(tb_dir) if main else None
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else nullcontext()
     meter = Throughput(run.batcher.batch * (1 if cfg.local else cfg.context))  # pixels predicted per step
     with Preemption() as stop:
-        while st.step < t["steps"]:
+        while st.step < t.steps:
             model.train()
-            lr = lr_at(st.step, t)
+            lr = lr_at(st.step, t.lr, t.min_lr, t.warmup, t.steps)
             for group in opt.param_groups:
                 group["lr"] = lr
             batch, cond = run.batch(run.train_crops, run.train_labels)
@@ -313,7 +338,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
                 loss = net(inputs, cond=cond, targets=targets)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), t["grad_clip"])
+            torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
             opt.step()
             st.step += 1
             st.train_loss = _mean_over_ranks(loss.detach(), world)
@@ -322,7 +347,7 @@ def train(variant: str, spec: dict, tile_tables: list[str | Path], out_model: st
                 if main:
                     ckpt.save(st)
                 raise SystemExit(f"error: training of {variant} stopped by {stop.signal} at step "
-                                 f"{st.step}/{t['steps']}: the resumable state is saved in {ckpt.last}; the "
+                                 f"{st.step}/{t.steps}: the resumable state is saved in {ckpt.last}; the "
                                  f"requeued or retried job (or a rerun) resumes from this step")
             if stop_after is not None and st.step >= stop_after:
                 log.info("stopping after step %d as asked", st.step)
@@ -431,21 +456,21 @@ def _mean_over_ranks(loss: torch.Tensor, world: int) -> float:
     return float(loss)
 
 
-def _log_and_evaluate(st: TrainState, t: dict, lr: float, meter: Throughput, run: Run, writer, autocast,
+def _log_and_evaluate(st: TrainState, t: TrainConfig, lr: float, meter: Throughput, run: Run, writer, autocast,
                       ckpt: Checkpoints | None) -> None:
     """After a step: log every ``log_every`` steps; on rank 0 (``ckpt`` given) validate every
     ``eval_every`` steps (saving the best weights) and write the resumable state every ``checkpoint_every``."""
     meter.step()
-    last = st.step == t["steps"]
-    if st.step % t["log_every"] == 0 or last:
+    last = st.step == t.steps
+    if st.step % t.log_every == 0 or last:
         meter.lap(st)
-        log.info("step %d/%d loss %.5f lr %.2e %.0f pixels/s %.1f s", st.step, t["steps"], st.train_loss, lr,
+        log.info("step %d/%d loss %.5f lr %.2e %.0f pixels/s %.1f s", st.step, t.steps, st.train_loss, lr,
                  st.pixels_per_s, st.seconds)
         if writer:
             writer.add_scalar("loss/train", st.train_loss, st.step)
             writer.add_scalar("pixels_per_s", st.pixels_per_s, st.step)
     val_loss = ""
-    if ckpt and (st.step % t["eval_every"] == 0 or last):
+    if ckpt and (st.step % t.eval_every == 0 or last):
         val_loss = evaluate(run.model, run.val_set, autocast)
         log.info("step %d val loss %.5f (baseline %.5f)", st.step, val_loss, run.baseline)
         if writer:
@@ -453,10 +478,10 @@ def _log_and_evaluate(st: TrainState, t: dict, lr: float, meter: Throughput, run
         if val_loss < st.best_val:
             st.best_val, st.best_step = val_loss, st.step
             ckpt.save_best()
-    if val_loss != "" or st.step % t["log_every"] == 0:
+    if val_loss != "" or st.step % t.log_every == 0:
         st.metrics.append({"step": st.step, "train_loss": st.train_loss, "val_loss": val_loss, "lr": lr,
                            "pixels_per_s": st.pixels_per_s, "elapsed_s": st.seconds})
-    if ckpt and (st.step % t["checkpoint_every"] == 0 or last):
+    if ckpt and (st.step % t.checkpoint_every == 0 or last):
         ckpt.save(st)
 
 

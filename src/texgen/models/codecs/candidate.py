@@ -9,6 +9,7 @@ from torch import nn
 
 from ..local import Window
 from .base import register
+from .categorical import ClassCodec
 from .regression import RGBCodec
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 
 import torch
-from torch import nn
 
 from ..vq import Tokenizer, TokenizerConfig
 from .base import register
