@@ -32,13 +32,13 @@ def _read_seed_image(path: str):
              help="local models: test-time training steps on the seed (default: the model's own)"),
          arg("--border-cost", type=float, default=None,
              help="match models: extra cost of a seed pixel whose window leaves the seed, set before test-time "
-                  "training (default: the model's own; 0 = off; see README 'A border prior')"),
+                  "training (default: the model's own; 0 = off; see docs/results.md 'A border prior')"),
          arg("--sharpness", type=float, default=None,
              help="match models: multiplies the window distance's sharpness before test-time training "
                   "(default: the model's own; 1 = off)"),
          arg("--edge-cost", type=float, default=None,
              help="match models: added to a seed pixel's window distance per share of its window outside the "
-                  "seed (default: the model's own; 0 = off; see README 'An edge prior')"),
+                  "seed (default: the model's own; 0 = off; see docs/results.md 'An edge prior')"),
          DEVICE,
          arg("--seed-image", default=None,
              help="image whose seed part is kept (local models: the whole image, grown from the top-left)"),

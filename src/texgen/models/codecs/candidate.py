@@ -326,7 +326,7 @@ class MatchCodec(PointerCodec):
         (the yellow brick's dark band grew into a wedge) -- a cost over many steps that one-step likelihood
         cannot learn; Efros-Leung draws only from windows inside the seed, and keeps only candidates within
         10 % of the best match. Test-time training then fits everything else around the shifted values
-        (measured better for growth than shifting after it; README "A border prior")."""
+        (measured better for growth than shifting after it; docs/results.md "A border prior")."""
         self.log_missing.copy_(torch.log(torch.exp(self.log_missing) + self.border_cost))
         self.log_beta.add_(math.log(self.sharpness))
 
