@@ -122,3 +122,17 @@ def test_table2_config_dry_run_lists_its_gpu_jobs(tmp_path):
     assert {v: g for v, (g, _) in jobs.items()} == {"cit_64": 1, "cit_128": 1, "cit_256": 1, "sit_4095": 1, "sit_1024": 4}
     assert all("--device cuda" in cmd for _, cmd in jobs.values())
     assert jobs["sit_1024"][1].startswith("torchrun --standalone --nproc_per_node=4 -m texgen train")
+
+
+def test_config_readme_lists_every_key():
+    """config/README.md's table is the schema's reference: every key with its type, default and meaning."""
+    from texgen.config import schema_reference
+
+    from .helpers import ROOT
+
+    text = (ROOT / "config" / "README.md").read_text()
+    table = schema_reference()
+    assert text.endswith(table), "config/README.md is stale: regenerate its table (see its header)"
+    for key in ("`grow.sets.NAME.exemplar`", "`models.variants.NAME.train.steps`", "`probes.growth_seeds`",
+                "`grow.generator.coherence`"):
+        assert key in table

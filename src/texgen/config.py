@@ -262,3 +262,43 @@ def _model_problems(cfg: dict):
             yield f"{where}: a training crop of {side} pixels does not fit in tiles of {size}"
         if v["n_embd"] // v["n_head"] < 1:
             yield f"{where}: n_embd {v['n_embd']} is smaller than n_head {v['n_head']}"
+
+
+def schema_reference(schema_path: str | Path = SCHEMA) -> str:
+    """Every configuration key as a Markdown table (key, type, default, meaning), read from the schema:
+    ``config/README.md`` is this text, and a test keeps it so."""
+    schema = load_schema(schema_path)
+    defs = schema.get("$defs", {})
+    rows: list[tuple[str, str, str, str]] = []
+
+    def kind(node: dict) -> str:
+        if "enum" in node:
+            return " \\| ".join(repr(v) if v == "" else str(v) for v in node["enum"])
+        if "anyOf" in node:
+            return " or ".join(kind(n) for n in node["anyOf"])
+        return str(node.get("type", "object" if "properties" in node else ""))
+
+    def walk(node: dict, path: str, depth: int = 0) -> None:
+        if "$ref" in node:
+            node = {**defs[node["$ref"].rsplit("/", 1)[1]], **{k: v for k, v in node.items() if k != "$ref"}}
+        if path:
+            default = json_default(node["default"]) if "default" in node else ""
+            text = " ".join(str(node.get("description", "")).split())
+            rows.append((path, kind(node), default, text))
+        for key, sub in (node.get("properties") or {}).items():
+            walk(sub, f"{path}.{key}" if path else key, depth + 1)
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict) and depth < 6:
+            walk(extra, f"{path}.NAME", depth + 1)
+
+    walk(schema, "")
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{k}` | {t} | {f'`{d}`' if d else ''} | {m.replace('|', '/')} |" for k, t, d, m in rows]
+    return "\n".join(lines) + "\n"
+
+
+def json_default(value: Any) -> str:
+    """A default as it would be written in YAML's flow style."""
+    import json
+
+    return json.dumps(value)
