@@ -108,16 +108,33 @@ def test_window_schedule():
 @pytest.mark.parametrize("codec", ["grey", "rgb"])
 @pytest.mark.parametrize("total", [10, 40])  # within the context, and sliding 3 times past it
 def test_kv_cache_gives_the_same_result(codec, total):
+    """Dynamic cache, static cache (fixed shapes, whole-cache attention under a mask: the CUDA-graph path) and no
+    cache give the same tokens at temperature 0, also when the window slides past the context."""
     torch.manual_seed(1)
     model = TextureModel(ModelConfig(codec=codec, context=16, n_embd=32, n_head=4, n_layer=2)).eval()
     seed = torch.randint(0, 256, (3, 4)) if codec == "grey" else torch.rand(3, 4, 3)
-    a = generate(model, seed, total, temperature=0.0, use_cache=True)
+    a = generate(model, seed, total, temperature=0.0, use_cache=True, cache="dynamic")
     b = generate(model, seed, total, temperature=0.0, use_cache=False)
+    c = generate(model, seed, total, temperature=0.0, use_cache=True, cache="static")
     assert a.shape[1] == total and torch.equal(a[:, :4], seed)
     if codec == "grey":
-        assert torch.equal(a, b)
+        assert torch.equal(a, b) and torch.equal(a, c)
     else:
-        assert torch.allclose(a, b, atol=1e-5)
+        assert torch.allclose(a, b, atol=1e-5) and torch.allclose(a, c, atol=1e-5)
+
+
+@pytest.mark.parametrize("ordering", ["column", "spiral", "raster"])
+def test_static_cache_samples_the_same_tokens_for_every_ordering(ordering):
+    """Sampling (temperature 1, the same generator) and classifier-free guidance through the static cache give
+    exactly today's tokens for the column, spiral and raster orderings."""
+    torch.manual_seed(3)
+    model = TextureModel(ModelConfig(ordering=ordering, codec="grey", context=24, n_embd=32, n_head=4, n_layer=2,
+                                     classes=["a", "b"])).eval()
+    seed = torch.randint(0, 256, (2, 5))
+    cond = torch.tensor([0, 1])
+    runs = [generate(model, seed, 40, 1.0, None, True, torch.Generator().manual_seed(7), cond=cond, guidance=2.0,
+                     cache=kind) for kind in ("dynamic", "static")]
+    assert torch.equal(runs[0], runs[1])
 
 
 def test_sampling_is_seeded():
@@ -353,3 +370,17 @@ def test_sample_command_continues_cit_and_sit_models(tmp_path):
             main(base + ["--tileable", "x", "--out", str(tmp_path / "t.png")])
         with pytest.raises(SystemExit, match="smaller than 32x32"):
             main(base[:-8] + ["--height", "32", "--width", "32", "--out", str(tmp_path / "big.png")])
+
+
+@pytest.mark.slow
+def test_compiled_static_step_gives_the_same_tokens():
+    """The GPU path on the CPU: the static cache's one-token step under torch.compile (CUDA graphs on a GPU)
+    samples today's tokens."""
+    torch.manual_seed(4)
+    model = TextureModel(ModelConfig(codec="grey", context=16, n_embd=32, n_head=4, n_layer=2)).eval()
+    seed = torch.randint(0, 256, (2, 4))
+    plain = generate(model, seed, 30, 0.0, cache="dynamic")
+    compiled = generate(model, seed, 30, 0.0, cache="static", compile_step=True)
+    assert torch.equal(plain, compiled)
+    with pytest.raises(ValueError, match="static cache"):
+        generate(model, seed, 30, 0.0, cache="dynamic", compile_step=True)

@@ -49,6 +49,29 @@ class KVCache:
         self.length = 0
 
 
+class StaticKVCache(nn.Module):
+    """Keys and values of every layer as module buffers (n_layer, B, n_head, context, head_size), written with
+    ``index_copy_`` at a position tensor; attention reads the whole cache under a mask of the positions written
+    so far, so every decoding step has the same shapes: ``torch.compile(mode="reduce-overhead")`` can replay it
+    as one CUDA graph (anchor: pytorch-labs/gpt-fast). Positions restart at 0 when a sliding window refills it;
+    stale entries beyond the current position are masked, never read."""
+
+    def __init__(self, cfg: BackboneConfig, batch: int, device, dtype=torch.float32):
+        super().__init__()
+        shape = (cfg.n_layer, batch, cfg.n_head, cfg.context, cfg.head_size)
+        self.register_buffer("k", torch.zeros(shape, device=device, dtype=dtype), persistent=False)
+        self.register_buffer("v", torch.zeros(shape, device=device, dtype=dtype), persistent=False)
+        self.register_buffer("slots", torch.arange(cfg.context, device=device), persistent=False)
+        self.capacity = cfg.context
+
+    def update(self, layer: int, pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """Write k, v (B, h, T, hs) at positions ``pos`` (T,); return the layer's whole cache and the mask
+        (T, context): query t sees the slots up to its own position."""
+        self.k[layer].index_copy_(2, pos, k)
+        self.v[layer].index_copy_(2, pos, v)
+        return self.k[layer], self.v[layer], self.slots[None, :] <= pos[:, None]
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: BackboneConfig, layer: int):
         super().__init__()
@@ -58,7 +81,8 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(inner, cfg.n_embd)
         self.resid_drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: "KVCache | StaticKVCache | None" = None,
+                pos: torch.Tensor | None = None) -> torch.Tensor:
         b, t, _ = x.shape  # (B, T, C)
         h, hs = self.cfg.n_head, self.cfg.head_size
         q, k, v = self.qkv(x).split(h * hs, dim=2)
@@ -66,7 +90,10 @@ class CausalSelfAttention(nn.Module):
         k = k.view(b, t, h, hs).transpose(1, 2)
         v = v.view(b, t, h, hs).transpose(1, 2)
         mask, causal = None, self.cfg.causal
-        if cache is not None:
+        if isinstance(cache, StaticKVCache):
+            k, v, mask = cache.update(self.layer, pos, k, v)
+            causal = False
+        elif cache is not None:
             start = cache.length
             if start + t > cache.capacity:
                 raise ValueError(f"KV cache overflow: {start} + {t} > {cache.capacity}")
@@ -93,8 +120,9 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(),
                                  nn.Linear(4 * cfg.n_embd, cfg.n_embd), nn.Dropout(cfg.dropout))
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x), cache)
+    def forward(self, x: torch.Tensor, cache: "KVCache | StaticKVCache | None" = None,
+                pos: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), cache, pos)
         return x + self.mlp(self.ln2(x))
 
 
@@ -110,18 +138,26 @@ class Backbone(nn.Module):
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.apply(_init)
 
-    def forward(self, emb: torch.Tensor, cache: KVCache | None = None, return_layers: bool = False):
+    def forward(self, emb: torch.Tensor, cache: "KVCache | StaticKVCache | None" = None, return_layers: bool = False,
+                pos: torch.Tensor | None = None):
+        """``pos`` (T,): the tokens' positions, needed with a static cache (checked by the caller, so that a
+        compiled step has no data-dependent branch)."""
         t = emb.shape[1]
-        start = cache.length if cache is not None else 0
-        if start + t > self.cfg.context:
-            raise ValueError(f"sequence of {start + t} exceeds the context of {self.cfg.context}")
-        x = self.drop(emb + self.pos(torch.arange(start, start + t, device=emb.device)))
+        if isinstance(cache, StaticKVCache):
+            if pos is None:
+                raise ValueError("a static KV cache needs the tokens' positions (pos)")
+        else:
+            start = cache.length if cache is not None else 0
+            if start + t > self.cfg.context:
+                raise ValueError(f"sequence of {start + t} exceeds the context of {self.cfg.context}")
+            pos = torch.arange(start, start + t, device=emb.device)
+        x = self.drop(emb + self.pos(pos))
         layers = []
         for block in self.blocks:
-            x = block(x, cache)
+            x = block(x, cache, pos)
             if return_layers:
                 layers.append(x)
-        if cache is not None:
+        if isinstance(cache, KVCache):
             cache.length += t
         out = self.ln_f(x)
         return (out, layers) if return_layers else out

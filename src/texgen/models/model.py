@@ -3,13 +3,14 @@ the training stage writes checkpoints)."""
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .backbone import Backbone, BackboneConfig, KVCache
+from .backbone import Backbone, BackboneConfig, KVCache, StaticKVCache
 from .codecs import make_codec
 from .configs import DictConfig
 from .local import Window
@@ -113,15 +114,15 @@ class TextureModel(nn.Module):
             return (values, known), (centre, candidates[0]) if candidates else centre
         return batch[:, :-1], batch[:, 1:]
 
-    def forward(self, tokens, cache: KVCache | None = None, cond: torch.Tensor | None = None,
-                targets: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, tokens, cache: KVCache | StaticKVCache | None = None, cond: torch.Tensor | None = None,
+                targets: torch.Tensor | None = None, pos: torch.Tensor | None = None) -> torch.Tensor:
         """Head outputs for ``tokens`` (sequences (N, T, ...), or local windows ``(values, known)``); with
         ``targets``, the loss instead (computed here, nanoGPT style, so that DistributedDataParallel and
         evaluation share it)."""
         if self.cfg.local:
             out = self.window_forward(*tokens, cond)
         else:
-            out = self.codec.head(self.backbone(self.embed(tokens, cond), cache))
+            out = self.codec.head(self.backbone(self.embed(tokens, cond), cache, pos=pos))
         return out if targets is None else self.codec.loss(out, targets)
 
     def loss(self, batch, cond: torch.Tensor | None = None) -> torch.Tensor:
@@ -145,9 +146,10 @@ class TextureModel(nn.Module):
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def new_cache(self, batch: int) -> KVCache:
+    def new_cache(self, batch: int, static: bool = False) -> KVCache | StaticKVCache:
+        """A KV cache for ``batch`` sequences: dynamic (sliced to the length so far) or static (fixed shapes)."""
         p = next(self.parameters())
-        return KVCache(self.backbone.cfg, batch, p.device, p.dtype)
+        return (StaticKVCache if static else KVCache)(self.backbone.cfg, batch, p.device, p.dtype)
 
 
 def window_start(j: int, start: int, context: int, stride: int) -> int:
@@ -160,7 +162,8 @@ def window_start(j: int, start: int, context: int, stride: int) -> int:
 @torch.no_grad()
 def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: float = 1.0,
              top_k: int | None = None, use_cache: bool = True, generator: torch.Generator | None = None,
-             stride: int | None = None, cond: torch.Tensor | None = None, guidance: float = 1.0) -> torch.Tensor:
+             stride: int | None = None, cond: torch.Tensor | None = None, guidance: float = 1.0,
+             cache: str = "auto", compile_step: bool | None = None) -> torch.Tensor:
     """Extend token sequences ``seed`` (N, S, ...) to length ``total``.
 
     Beyond the context the window slides by ``stride`` (default half the context): with the KV cache
@@ -170,15 +173,28 @@ def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: f
     ``cond``: class indices (N,) for a conditioned model (None: no label). ``guidance`` != 1 applies
     classifier-free guidance: outputs with and without the label are extrapolated,
     out = out_none + guidance * (out_label - out_none) (the model was trained with label dropout).
+    ``cache``: ``dynamic`` (sliced to the length so far), ``static`` (fixed shapes; on CUDA each one-token step
+    runs under ``torch.compile(mode="reduce-overhead")``, i.e. as a CUDA graph) or ``auto`` (static on CUDA,
+    dynamic on the CPU, where the whole-cache attention measured slower: docs/benchmarks.md). ``compile_step``:
+    run the static one-token step compiled (default: on CUDA only; the CPU test exercises it at a tiny size).
     """
     model.eval()
     guided = cond is not None and guidance != 1.0
 
-    def run(x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    static = cache == "static" or (cache == "auto" and seed.device.type == "cuda")
+    if compile_step is None:
+        compile_step = static and seed.device.type == "cuda"
+    if compile_step and not static:
+        raise ValueError("compile_step needs the static cache (fixed shapes)")
+    step = compiled_step(model) if compile_step else model
+
+    def run(x: torch.Tensor, kv=None, first: int = 0) -> torch.Tensor:
+        fwd = step if x.shape[1] == 1 else model  # only the one-token step has fixed shapes
+        pos = torch.arange(first, first + x.shape[1], device=x.device) if static and kv is not None else None
         if not guided:
-            return model(x, cache, cond)
+            return fwd(x, kv, cond, None, pos)
         none = torch.full_like(cond, model.null_class)
-        with_label, without = model(torch.cat([x, x]), cache, torch.cat([cond, none])).chunk(2)
+        with_label, without = fwd(torch.cat([x, x]), kv, torch.cat([cond, none]), None, pos).chunk(2)
         return without + guidance * (with_label - without)
 
     ctx = model.cfg.context
@@ -190,25 +206,36 @@ def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: f
         raise ValueError("generation needs at least one seed token")
     start = window_start(s_len, 0, ctx, stride)
     if use_cache:
-        cache = model.new_cache(seed.shape[0] * (2 if guided else 1))
-        out = run(tokens[:, start:s_len], cache)
+        kv = model.new_cache(seed.shape[0] * (2 if guided else 1), static)
+        out = run(tokens[:, start:s_len], kv)
         for j in range(s_len, total):
             tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
             if j + 1 == total:
                 break
             new_start = window_start(j + 1, start, ctx, stride)
-            if new_start != start:
+            if new_start != start:  # the window slid: positions restart, the cache is refilled
                 start = new_start
-                cache.reset()
-                out = run(tokens[:, start:j + 1], cache)
+                if not static:
+                    kv.reset()
+                out = run(tokens[:, start:j + 1], kv)
             else:
-                out = run(tokens[:, j:j + 1], cache)
+                out = run(tokens[:, j:j + 1], kv, j - start)
     else:
         for j in range(s_len, total):
             start = window_start(j, start, ctx, stride)
             out = run(tokens[:, start:j])
             tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
     return tokens
+
+
+_COMPILED: "weakref.WeakKeyDictionary[TextureModel, object]" = weakref.WeakKeyDictionary()
+
+
+def compiled_step(model: TextureModel):
+    """The model's forward under ``torch.compile(mode="reduce-overhead")`` (CUDA graphs), made once per model."""
+    if model not in _COMPILED:
+        _COMPILED[model] = torch.compile(model, mode="reduce-overhead")
+    return _COMPILED[model]
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[TextureModel, dict]:
