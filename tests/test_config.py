@@ -108,7 +108,7 @@ def test_table2_config_dry_run_lists_its_gpu_jobs(tmp_path):
     `--device cuda` (fail fast without CUDA); the 4-GPU variant runs one process per GPU."""
     import re
 
-    proc = subprocess.run(snakemake_cmd() + ["-n", "-p", "--forceall", "train", "--configfile",
+    proc = subprocess.run(snakemake_cmd() + ["-n", "-p", "--forceall", "train", "probe", "--configfile",
                                              "config/config.yaml", "config/table2.yaml"],
                           capture_output=True, text=True, cwd=ROOT, env=venv_env())
     out = proc.stdout + proc.stderr
@@ -122,6 +122,11 @@ def test_table2_config_dry_run_lists_its_gpu_jobs(tmp_path):
     assert {v: g for v, (g, _) in jobs.items()} == {"cit_64": 1, "cit_128": 1, "cit_256": 1, "sit_4095": 1, "sit_1024": 4}
     assert all("--device cuda" in cmd for _, cmd in jobs.values())
     assert jobs["sit_1024"][1].startswith("torchrun --standalone --nproc_per_node=4 -m texgen train")
+    # their probes and sample sheets ask Slurm for the GPUs too and run on CUDA
+    for rule in ("probe_variant", "linear_probe", "sample_sheet"):
+        blocks = [b for b in re.split(r"\n(?=\[)", out) if f"rule {rule}:" in b and "variant=cit_64" in b]
+        assert blocks, rule
+        assert "gpu=1" in blocks[0] and "--device cuda" in blocks[0], (rule, blocks[0][-600:])
 
 
 def test_config_readme_lists_every_key():

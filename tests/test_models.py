@@ -384,3 +384,40 @@ def test_compiled_static_step_gives_the_same_tokens():
     assert torch.equal(plain, compiled)
     with pytest.raises(ValueError, match="static cache"):
         generate(model, seed, 30, 0.0, cache="dynamic", compile_step=True)
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_plain_training(tmp_path):
+    """train.compile on the CPU at a tiny size: the same losses as without it (within float tolerance)."""
+    tiles = _tiles(tmp_path)
+    losses = {}
+    for flag in (False, True):
+        out = tmp_path / str(flag)
+        summary = train("c", _spec(steps=20, eval_every=10, compile=flag), [tiles], out / "model.pt",
+                        out / "metrics.tsv", out / "split.tsv", tmp_path / f"state{flag}")
+        losses[flag] = [float(m["train_loss"]) for m in read_tsv(out / "metrics.tsv") if m["train_loss"]]
+        assert summary["step"] == 20
+    assert len(losses[True]) == len(losses[False]) >= 2
+    assert np.allclose(losses[True], losses[False], rtol=1e-3, atol=1e-5), losses
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+@pytest.mark.parametrize("argv", [
+    ["probe", "--model", "m.pt", "--split", "s.tsv", "--out-dir", "o"],
+    ["linear-probe", "--model", "m.pt", "--split", "s.tsv", "--out", "o.json"],
+    ["condition-probe", "--model", "m.pt", "--split", "s.tsv", "--materials", "m.tsv", "--out", "o.json",
+     "--sheet", "o.png"],
+    ["sample-sheet", "--model", "m.pt", "--split", "s.tsv", "--out", "o.png", "--info", "o.json"],
+    ["train-tokenizer", "--name", "t", "--spec", "{}", "--tiles", "t.tsv", "--model", "m.pt", "--metrics", "m.tsv",
+     "--eval", "e.json", "--recon", "r.png"],
+    ["sample", "--model", "m.pt", "--out", "o.png"],
+    ["grow", "ex.png", "--out", "o.png"],
+], ids=lambda a: a[0])
+def test_every_model_command_fails_fast_without_cuda(tmp_path, monkeypatch, argv):
+    """--device cuda on a node without CUDA: the one-line error, before any file is read or written."""
+    from texgen.cli import main as cli
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"^error: --device cuda \(the variant asks for GPUs\), but torch"):
+        cli(argv + ["--device", "cuda"])
+    assert list(tmp_path.iterdir()) == []

@@ -16,6 +16,7 @@ rule probe_variant:
     params:
         spec=probe_spec,
         out_dir="results/probes/{variant}",
+        device=variant_device,
     log:
         "logs/probe/{variant}.log",
     benchmark:
@@ -25,9 +26,10 @@ rule probe_variant:
     resources:
         mem_mb=3000,
         runtime=60,
+        gpu=variant_gpus,  # a variant trained on GPUs is probed on one (its growth and sampling)
     shell:
         "texgen probe --model {input.model:q} --split {input.split:q} --spec {params.spec:q}"
-        " --out-dir {params.out_dir:q} --threads {threads} 2> {log:q}"
+        " --out-dir {params.out_dir:q} --device {params.device} --threads {threads} 2> {log:q}"
 
 
 rule growth_reference:
@@ -87,6 +89,7 @@ rule linear_probe:
     params:
         spec=probe_spec,
         materials=materials_arg,
+        device=variant_device,
     log:
         "logs/linear_probe/{variant}.log",
     benchmark:
@@ -95,9 +98,10 @@ rule linear_probe:
     resources:
         mem_mb=3000,
         runtime=30,
+        gpu=variant_gpus,
     shell:
         "texgen linear-probe --model {input.model:q} --split {input.split:q} {params.materials}"
-        " --spec {params.spec:q} --out {output:q} --threads {threads} 2> {log:q}"
+        " --spec {params.spec:q} --out {output:q} --device {params.device} --threads {threads} 2> {log:q}"
 
 
 rule condition_probe:
@@ -111,6 +115,7 @@ rule condition_probe:
         sheet="results/probes/{variant}/conditioned.png",
     params:
         spec=probe_spec,
+        device=variant_device,
     log:
         "logs/condition_probe/{variant}.log",
     benchmark:
@@ -119,9 +124,11 @@ rule condition_probe:
     resources:
         mem_mb=3000,
         runtime=30,
+        gpu=variant_gpus,
     shell:
         "texgen condition-probe --model {input.model:q} --split {input.split:q} --materials {input.materials:q}"
-        " --spec {params.spec:q} --out {output.result:q} --sheet {output.sheet:q} --threads {threads} 2> {log:q}"
+        " --spec {params.spec:q} --out {output.result:q} --sheet {output.sheet:q} --device {params.device}"
+        " --threads {threads} 2> {log:q}"
 
 
 rule plot_linear_probes:

@@ -48,14 +48,16 @@ rule sample_sheet:
         info="results/models/{variant}/sampling.json",
     params:
         spec=sample_spec,
+        device=variant_device,
     log:
         "logs/sample_sheet/{variant}.log",
     resources:
         mem_mb=2000,
         runtime=30,
+        gpu=variant_gpus,
     shell:
         "texgen sample-sheet --model {input.model:q} --split {input.split:q} --spec {params.spec:q}"
-        " --out {output.sheet:q} --info {output.info:q} --threads {threads} 2> {log:q}"
+        " --out {output.sheet:q} --info {output.info:q} --device {params.device} --threads {threads} 2> {log:q}"
 
 
 rule train:
@@ -102,6 +104,7 @@ rule train_tokenizer:
         recon="results/tokenizers/{tokenizer}/reconstructions.png",
     params:
         spec=tokenizer_spec,
+        device=variant_device,
     log:
         "logs/train_tokenizer/{tokenizer}.log",
     benchmark:
@@ -114,7 +117,7 @@ rule train_tokenizer:
     shell:
         "texgen train-tokenizer --name {wildcards.tokenizer} --spec {params.spec:q} --tiles {input.tiles:q}"
         " --model {output.model:q} --metrics {output.metrics:q} --eval {output.eval:q} --recon {output.recon:q}"
-        " --threads {threads} 2> {log:q}"
+        " --device {params.device} --threads {threads} 2> {log:q}"
 
 
 rule model_summary:

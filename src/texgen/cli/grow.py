@@ -59,6 +59,7 @@ def grow(a) -> None:
     from ..imaging import save_png
     from ..metrics import tileability
 
+    dev = device(a.device)  # before any work: a GPU job on a node without CUDA fails at once
     settings = schema_defaults("grow", "generator")
     if a.generator:
         try:
@@ -98,7 +99,7 @@ def grow(a) -> None:
     t = time.perf_counter()
     try:
         image, coords, facts = generate(ex.colour, height, width, cfg, a.mode, a.tileable or "", a.seed,
-                                        cache_dir=cache, device=device(a.device), progress=progress_bar("growing"))
+                                        cache_dir=cache, device=dev, progress=progress_bar("growing"))
     except ValueError as exc:
         raise SystemExit(f"error: {a.exemplar}: {exc}") from None
     seconds = time.perf_counter() - t

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 
-from .base import MODEL, OUT, SPLIT, arg, command, spec
+from .base import DEVICE, MODEL, OUT, SPLIT, arg, command, device, spec
 
 PROBE_SPEC = arg("--spec", default="{}", help="JSON of the probe settings")
 
 
 @command("probe", "run every probe on one trained variant",
-         MODEL, SPLIT, PROBE_SPEC, arg("--out-dir", required=True), torch_threads=True)
+         MODEL, SPLIT, PROBE_SPEC, arg("--out-dir", required=True), DEVICE, torch_threads=True)
 def probe(a) -> None:
     from ..probes.run import run_probes
 
-    run_probes(a.model, a.split, a.out_dir, spec(a))
+    run_probes(a.model, a.split, a.out_dir, spec(a), device=device(a.device))
 
 
 @command("growth-reference", "Efros-Leung and G'MIC grow the growth probe's seeds (once)",
@@ -33,20 +33,21 @@ def growth_reference(a) -> None:
 
 @command("linear-probe", "logistic-regression probes of every layer (material, source)",
          MODEL, SPLIT, PROBE_SPEC, arg("--materials", default=None, help="results/materials.tsv (material labels)"),
-         OUT, torch_threads=True)
+         OUT, DEVICE, torch_threads=True)
 def linear_probe(a) -> None:
     from ..probes.linear import run_linear_probe
 
-    run_linear_probe(a.model, a.split, a.materials, spec(a), a.out)
+    run_linear_probe(a.model, a.split, a.materials, spec(a), a.out, device=device(a.device))
 
 
 @command("condition-probe", "material-conditioned samples judged by a colour classifier",
          MODEL, SPLIT, PROBE_SPEC, arg("--materials", required=True), OUT,
-         arg("--sheet", required=True, help="PNG: samples per material, last row unconditioned"), torch_threads=True)
+         arg("--sheet", required=True, help="PNG: samples per material, last row unconditioned"), DEVICE,
+         torch_threads=True)
 def condition_probe(a) -> None:
     from ..probes.linear import run_condition_probe
 
-    run_condition_probe(a.model, a.split, a.materials, spec(a), a.out, a.sheet)
+    run_condition_probe(a.model, a.split, a.materials, spec(a), a.out, a.sheet, device=device(a.device))
 
 
 @command("plot-linear-probes", "accuracy per layer of several variants",

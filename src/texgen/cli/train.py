@@ -46,11 +46,11 @@ def fit_palette(a) -> None:
          arg("--name", required=True), arg("--spec", required=True, help="JSON: {tokenizer: ..., train: ..., data: ...}"),
          arg("--tiles", nargs="+", required=True), arg("--model", required=True), arg("--metrics", required=True),
          arg("--eval", required=True), arg("--recon", required=True, help="PNG: validation crops and their reconstructions"),
-         torch_threads=True)
+         DEVICE, torch_threads=True)
 def train_tokenizer(a) -> None:
     from ..training.tokenizer import train_tokenizer as run
 
-    run(a.name, spec(a), a.tiles, a.model, a.metrics, a.eval, a.recon)
+    run(a.name, spec(a), a.tiles, a.model, a.metrics, a.eval, a.recon, device=device(a.device))
 
 
 @command("model-summary", "small summary and loss curve of a trained variant",
@@ -62,7 +62,7 @@ def model_summary(a) -> None:
 
 
 @command("sample-sheet", "seed | completion | truth rows for held-out crops and solid colours",
-         MODEL, SPLIT, arg("--spec", default="{}"), OUT, arg("--info", required=True), torch_threads=True)
+         MODEL, SPLIT, arg("--spec", default="{}"), OUT, arg("--info", required=True), DEVICE, torch_threads=True)
 def sample_sheet(a) -> None:
     import json
 
@@ -71,5 +71,5 @@ def sample_sheet(a) -> None:
     from ..generate.sample import sample_sheet as sheet
 
     s = {**schema_defaults("models", "sample"), **spec(a)}
-    info = sheet(a.model, a.split, a.out, s["size"], s["seed_fraction"], s["temperature"])
+    info = sheet(a.model, a.split, a.out, s["size"], s["seed_fraction"], s["temperature"], device=device(a.device))
     write_text(a.info, json.dumps(info, indent=1))

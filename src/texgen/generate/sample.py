@@ -181,9 +181,10 @@ def mark_seed(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def sample_sheet(model_path: str | Path, split_tsv: str | Path, out_png: str | Path, size: int = 32,
-                 seed_fraction: float = 0.5, temperature: float = 1.0, root: str | Path = ".") -> dict:
+                 seed_fraction: float = 0.5, temperature: float = 1.0, root: str | Path = ".",
+                 device: str = "cpu") -> dict:
     """Rows of [seed | model completion | truth] for held-out crops, plus two solid-colour seeds."""
-    model, payload = load_model(model_path)
+    model, payload = load_model(model_path, device)
     h, w = image_shape(model, size)
     val = [r for r in read_tsv(split_tsv) if r["split"] == "val"][:2]
     crops = []

@@ -150,7 +150,8 @@ def layer_features(model: TextureModel, crops: np.ndarray, batch: int = 16) -> l
     for s in range(0, len(crops), batch):
         chunk = crops[s:s + batch]
         if model.cfg.local:  # one window per pixel, pooled over the crop's pixels
-            grid = model.codec.encode(model.codec.to_grid(torch.as_tensor(np.ascontiguousarray(chunk))))
+            dev = next(model.parameters()).device
+            grid = model.codec.encode(model.codec.to_grid(torch.as_tensor(np.ascontiguousarray(chunk)).to(dev)))
             tokens = causal_windows(grid, model.window)
             per_crop = tokens[0].shape[0] // len(chunk)
         else:
@@ -159,7 +160,7 @@ def layer_features(model: TextureModel, crops: np.ndarray, batch: int = 16) -> l
             per_crop = tokens.shape[0] // len(chunk)  # column ordering: several sequences per crop
         for i, f in enumerate(model.features(tokens)):
             f = F.layer_norm(f, f.shape[-1:])
-            pooled = f.reshape(len(chunk), per_crop * f.shape[1], -1).mean(1).numpy()
+            pooled = f.reshape(len(chunk), per_crop * f.shape[1], -1).mean(1).cpu().numpy()
             if len(out) <= i:
                 out.append([])
             out[i].append(pooled)
@@ -294,7 +295,7 @@ def conditioning_probe(model: TextureModel, split_tsv: str | Path, materials_tsv
 
 
 def run_linear_probe(model_path: str | Path, split_tsv: str | Path, materials_tsv: str | Path | None, params: dict,
-                     out_json: str | Path, root: str | Path = ".") -> dict:
+                     out_json: str | Path, root: str | Path = ".", device: str = "cpu") -> dict:
     """The linear-probe job: accuracies per layer written to ``out_json``."""
     import json
 
@@ -303,7 +304,7 @@ def run_linear_probe(model_path: str | Path, split_tsv: str | Path, materials_ts
     from .settings import probe_settings
 
     p = probe_settings(params)
-    model, payload = load_model(model_path)
+    model, payload = load_model(model_path, device)
     result = {"variant": payload.get("variant", ""), "ordering": model.cfg.ordering, "codec": model.cfg.codec,
               **linear_probes(model, split_tsv, materials_tsv, p, root)}
     write_text(out_json, json.dumps(result, indent=1, sort_keys=True))
@@ -311,7 +312,7 @@ def run_linear_probe(model_path: str | Path, split_tsv: str | Path, materials_ts
 
 
 def run_condition_probe(model_path: str | Path, split_tsv: str | Path, materials_tsv: str | Path, params: dict,
-                        out_json: str | Path, out_png: str | Path, root: str | Path = ".") -> dict:
+                        out_json: str | Path, out_png: str | Path, root: str | Path = ".", device: str = "cpu") -> dict:
     """The conditioning job of a conditioned variant: rates to ``out_json``, samples to ``out_png``."""
     import json
 
@@ -322,7 +323,7 @@ def run_condition_probe(model_path: str | Path, split_tsv: str | Path, materials
 
     p = probe_settings(params)
     torch.manual_seed(p.seed)
-    model, payload = load_model(model_path)
+    model, payload = load_model(model_path, device)
     if not model.cfg.classes:
         raise ValueError(f"{model_path} is not a conditioned model (no condition in its variant)")
     result, sheet = conditioning_probe(model, split_tsv, materials_tsv, p, root)

@@ -62,7 +62,7 @@ def _sequence_probe(model: TextureModel, image: np.ndarray, seed_len: int, n_new
                                seed=p.seed)[0]
     else:
         tokens, gh, gw = to_sequences(model, image[None])
-        gen = torch.Generator().manual_seed(p.seed)
+        gen = torch.Generator(device=tokens.device).manual_seed(p.seed)
         out = generate(model, tokens[:, :seed_len], seed_len + n_new, p.temperature, None, True, gen,
                        stride=window_stride(model, gw))
         canvas = tokens.clone()
@@ -253,12 +253,12 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
                                                          root)])
     model.eval()
     if model.cfg.local:  # every pixel from its raster-causal window
-        grid = model.codec.encode(torch.as_tensor(crops))
+        grid = model.codec.encode(torch.as_tensor(crops).to(_device(model)))
         batch = causal_windows(grid, model.window)
         if model.codec.needs_candidates:
             # each crop's top half is the candidates, its bottom half is scored (a pixel that is its own
             # candidate would be a free answer)
-            top = torch.zeros(gh, gw, dtype=torch.bool)
+            top = torch.zeros(gh, gw, dtype=torch.bool, device=grid.device)
             top[: gh // 2] = True
             set_candidates(model, grid, top)
             rows = (~top).flatten().repeat(len(crops))
@@ -268,7 +268,7 @@ def next_pixel_scores(model: TextureModel, split_tsv, p, root=".") -> dict:
         batch = tokens[:, : model.cfg.context + 1]
     inputs, targets = model.split_batch(batch)
     out = model(inputs)
-    gen = torch.Generator().manual_seed(p.seed)
+    gen = torch.Generator(device=out.device).manual_seed(p.seed)
 
     def draw():  # decoded pixels in [0, 1] (the regression codec's decode rounds to 8 bits)
         return model.codec.decode(model.codec.sample(out, 1.0, None, gen)).float() / 255.0
@@ -296,12 +296,16 @@ def free_probe(model, split_tsv, p, root="."):
             "pixels_per_s": generated / seconds, "size": size, "width": width}, contact_sheet(tiles, scale=3)
 
 
+def _device(model: TextureModel) -> torch.device:
+    return next(model.parameters()).device
+
+
 def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Path, params: dict,
-               root: str | Path = ".") -> dict:
+               root: str | Path = ".", device: str = "cpu") -> dict:
     """Run every probe; write metrics.json and the PNGs into out_dir (atomically, file by file)."""
     p = probe_settings(params)
     torch.manual_seed(p.seed)
-    model, payload = load_model(model_path)
+    model, payload = load_model(model_path, device)
     out = Path(out_dir)
     result = {"variant": payload.get("variant", ""), "ordering": model.cfg.ordering, "codec": model.cfg.codec,
               "context": model.cfg.context, "probe_settings": asdict(p)}
@@ -330,7 +334,7 @@ def run_probes(model_path: str | Path, split_tsv: str | Path, out_dir: str | Pat
 
         result["palette"] = {"k": model.cfg.palette_size, "space": "CIELAB",
                              **quantisation_error(_val_crops(split_tsv, 128, 8, p.seed + 3, root),
-                                                  model.codec.palette.numpy())}
+                                                  model.codec.palette.cpu().numpy())}
         log.info("palette quantisation: %s", result["palette"])
     write_text(out / "metrics.json", json.dumps(result, indent=1, sort_keys=True))
     return result

@@ -39,7 +39,8 @@ class TokenizerTrainConfig:
 
 
 def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_model: str | Path,
-                    out_metrics: str | Path, out_eval: str | Path, out_png: str | Path, root: str | Path = ".") -> dict:
+                    out_metrics: str | Path, out_eval: str | Path, out_png: str | Path, root: str | Path = ".",
+                    device: str = "cpu") -> dict:
     """Train one tokenizer on the training tiles; evaluate reconstruction and codebook usage on
     validation tiles (the same file-level split as the models, for the same data settings)."""
     t = typed_settings(TokenizerTrainConfig, ("models", "tokenizers", "*", "train"), spec.get("train"))
@@ -51,7 +52,7 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
     rows = load_tile_rows(tile_tables, data)
     train_rows, val_rows = split_tiles(rows, data.val_fraction, data.seed)
     val_rows = val_rows or train_rows
-    model = Tokenizer(cfg)
+    model = Tokenizer(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=t.lr)
     crops = Crops(train_rows, data, t.crop, t.crop, seed=t.seed, root=root)
     metrics, t0 = [], time.perf_counter()
@@ -61,7 +62,7 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
         lr = lr_at(step - 1, t.lr, 0.0, LR_WARMUP, t.steps)
         for g in opt.param_groups:
             g["lr"] = lr
-        losses, idx = model(torch.from_numpy(crops.batch(t.batch)), bypass=step <= t.warmup)
+        losses, idx = model(torch.from_numpy(crops.batch(t.batch)).to(device), bypass=step <= t.warmup)
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         opt.step()
@@ -76,8 +77,8 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
     val_crops = Crops(val_rows, without_augmentation(data), t.crop, t.crop, seed=t.seed + 1, root=root)
     images = val_crops.batch(t.eval_crops)
     with torch.no_grad():
-        codes = model.encode(torch.from_numpy(images))
-        recon = model.decode(codes).numpy()
+        codes = model.encode(torch.from_numpy(images).to(device))
+        recon = model.decode(codes).cpu().numpy()
     result = {"tokenizer": name, "config": cfg.to_dict(), "steps": t.steps, "train_seconds": time.perf_counter() - t0,
               "val_crops": len(images), "crop": t.crop,
               "psnr": float(np.mean([min(M.psnr(r, i), 99.0) for r, i in zip(recon, images)])),
@@ -89,6 +90,7 @@ def train_tokenizer(name: str, spec: dict, tile_tables: list[str | Path], out_mo
     save_png(out_png, stack_rows(pairs))
     write_tsv(out_metrics, metrics, list(metrics[0]))
     with atomic_path(out_model, suffix=".pt") as tmp:
-        torch.save({"model": model.state_dict(), "config": cfg.to_dict(), "eval": result}, tmp)
+        torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "config": cfg.to_dict(),
+                    "eval": result}, tmp)
     write_text(out_eval, json.dumps(result, indent=1, sort_keys=True))
     return result
