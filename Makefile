@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # rules call the `texgen` command: put the venv first on PATH for the workflow and the tests
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test test-fast setup lint clean system-deps
+.PHONY: demo test test-fast test-gpu setup lint clean system-deps
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: $(STAMP) system-deps
 # the fast tier for every commit: unit tests, dry runs and the lint check (no workflow runs, Slurm or browser)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -ra -m "not slow"
+
+# on a GPU node (a cluster user's check of the CUDA path): device selection, static-cache equality, compile,
+# growth on the device, and the GPU benchmark
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -ra -m gpu
+	$(BIN)/python benchmarks/gpu.py --device cuda
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -62,3 +62,10 @@ def test_grow_benchmark_runs_at_a_tiny_size(capsys):
     rows = _load("grow").main(["--pairs", "16:32", "--threads", "1"])
     assert rows[0]["size"] == 32 and all(rows[0][k] > 0 for k in ("plain_s", "tileable_s", "gmic_s"))
     assert "tileable/G-MIC" in capsys.readouterr().out
+
+
+def test_gpu_benchmark_runs_at_a_tiny_size():
+    """benchmarks/gpu.py on the CPU at tiny sizes: training (texgen, compiled, thesis-style) and sampling (dynamic
+    cache, static cache, static + compiled step)."""
+    out = _run("gpu.py", "--tiny", "--threads", "1")
+    assert "texgen/thesis" in out and "compiled/plain" in out and "dynamic/static" in out and "sit_tiny" in out

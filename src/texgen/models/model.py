@@ -206,7 +206,8 @@ def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: f
         raise ValueError("generation needs at least one seed token")
     start = window_start(s_len, 0, ctx, stride)
     if use_cache:
-        kv = model.new_cache(seed.shape[0] * (2 if guided else 1), static)
+        batch = seed.shape[0] * (2 if guided else 1)
+        kv = _static_cache(model, batch) if static else model.new_cache(batch)
         out = run(tokens[:, start:s_len], kv)
         for j in range(s_len, total):
             tokens[:, j] = model.codec.sample(out[:, -1], temperature, top_k, generator)
@@ -229,6 +230,20 @@ def generate(model: TextureModel, seed: torch.Tensor, total: int, temperature: f
 
 
 _COMPILED: "weakref.WeakKeyDictionary[TextureModel, object]" = weakref.WeakKeyDictionary()
+
+
+_STATIC: "weakref.WeakKeyDictionary[TextureModel, dict]" = weakref.WeakKeyDictionary()
+
+
+def _static_cache(model: TextureModel, batch: int) -> StaticKVCache:
+    """One static cache per model and batch size, reused across calls: a compiled step is specialised to the
+    cache it was traced with (a new cache each call would recompile), and stale entries are masked anyway."""
+    caches = _STATIC.setdefault(model, {})
+    p = next(model.parameters())
+    key = (batch, p.device, p.dtype)
+    if key not in caches:
+        caches[key] = model.new_cache(batch, static=True)
+    return caches[key]
 
 
 def compiled_step(model: TextureModel):
