@@ -126,7 +126,8 @@ def test_kv_cache_gives_the_same_result(codec, total):
 @pytest.mark.parametrize("ordering", ["column", "spiral", "raster"])
 def test_static_cache_samples_the_same_tokens_for_every_ordering(ordering):
     """Sampling (temperature 1, the same generator) and classifier-free guidance through the static cache give
-    exactly today's tokens for the column, spiral and raster orderings."""
+    exactly today's tokens. ``generate`` sees token sequences: the orderings differ only in how a grid is
+    unrolled before it, so this checks the sequence path with each ordering's model config."""
     torch.manual_seed(3)
     model = TextureModel(ModelConfig(ordering=ordering, codec="grey", context=24, n_embd=32, n_head=4, n_layer=2,
                                      classes=["a", "b"])).eval()

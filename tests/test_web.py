@@ -110,6 +110,9 @@ def test_scrape_gallery(tmp_path, gallery):
     acquire("web", spec(base), files, prov_path, {}, tmp_path / "cache")
     rows = {r["origin"]: r for r in read_tsv(prov_path)}
     assert rows[f"{img}/cut_wood.png"]["status"] == "ok"
+    # revalidated downloads (304, nothing fetched) keep the names they were matched by
+    assert {n: (rows[f"{base}/gallery/a/download/{n}"]["name"], rows[f"{base}/gallery/a/download/{n}"]["name_from"])
+            for n in (101, 102, 103, 104)} == named
     data = (files / rows[f"{img}/cut_wood.png"]["stored"]).read_bytes()
     assert data == g.files["/gallery/img/cut_wood.png"][1]
     cut_requests = [(s, h.get("Range")) for _, p, s, h in g.log if p == "/gallery/img/cut_wood.png"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,7 @@ def grow_problems(cfg: dict, check_files: bool = True):
     import jsonschema
 
     node = load_schema(SCHEMA)["properties"]["grow"]["properties"]["generator"]
-    for name, variant in grow["variants"].items():
+    for name in grow["variants"]:
         for err in jsonschema.Draft202012Validator(node).iter_errors(grow_variant(grow, name)):
             yield f"grow.variants.{name}.generator: {_describe(err)}"
     for name, spec in grow["sets"].items():
@@ -282,7 +283,7 @@ def schema_reference(schema_path: str | Path = SCHEMA) -> str:
         if "$ref" in node:
             node = {**defs[node["$ref"].rsplit("/", 1)[1]], **{k: v for k, v in node.items() if k != "$ref"}}
         if path:
-            default = json_default(node["default"]) if "default" in node else ""
+            default = json.dumps(node["default"]) if "default" in node else ""
             text = " ".join(str(node.get("description", "")).split())
             rows.append((path, kind(node), default, text))
         for key, sub in (node.get("properties") or {}).items():
@@ -295,10 +296,3 @@ def schema_reference(schema_path: str | Path = SCHEMA) -> str:
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     lines += [f"| `{k}` | {t} | {f'`{d}`' if d else ''} | {m.replace('|', '/')} |" for k, t, d, m in rows]
     return "\n".join(lines) + "\n"
-
-
-def json_default(value: Any) -> str:
-    """A default as it would be written in YAML's flow style."""
-    import json
-
-    return json.dumps(value)

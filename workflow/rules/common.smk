@@ -237,11 +237,6 @@ def grow_set_files(name):
     return exemplar_files(spec["exemplar"], spec["maps"], MAP_NAMES)
 
 
-def grow_size_label(size):
-    """A size as its folder name: 256 -> '256', '512x256' stays."""
-    return str(size)
-
-
 def grow_size_args(wildcards):
     """--width/--height of a size folder name ('256' or 'WIDTHxHEIGHT')."""
     width, _, height = wildcards.size.partition("x")
@@ -252,15 +247,8 @@ def grow_outputs(name):
     """Every file `snakemake grow` writes for one set."""
     spec = GROW_SETS[name]
     names = ["colour", *grow_set_files(name)[1]] + (["gmic"] if spec["reference"] else [])
-    return [f"results/grown/{name}/{grow_size_label(s)}/{n}.{ext}" for s in spec["sizes"]
+    return [f"results/grown/{name}/{s}/{n}.{ext}" for s in spec["sizes"]
             for n, ext in [(n, "png") for n in names] + [("info", "json")]]
-
-
-def grow_spec(name):
-    """What a set's result depends on (params): its settings and its variant's generator settings."""
-    spec = GROW_SETS[name]
-    keep = {k: spec[k] for k in ("tileable", "mode", "seed", "variant", "reference")}
-    return json.dumps({"set": keep, "generator": grow_variant(GROW, spec["variant"])}, sort_keys=True)
 
 
 def grow_resources(name):

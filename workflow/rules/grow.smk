@@ -30,7 +30,7 @@ for _name in GROW_SETS:
             extra=" ".join(["--maps", *map(shlex.quote, _spec["maps"])]) if _spec["maps"] else "",
             dims=grow_size_args,
             tileable=f"--tileable {_spec['tileable']}" if _spec["tileable"] else "",
-            spec=grow_spec(_name),
+            # every setting is a param, so editing one set (or its variant's generator) reruns that set only
             generator=json.dumps(grow_variant(GROW, _spec["variant"]), sort_keys=True),
             variant=f"--variant {_spec['variant']}" if _spec["variant"] else "",
             mode=_spec["mode"],

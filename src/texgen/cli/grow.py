@@ -119,10 +119,9 @@ def grow(a) -> None:
     facts["maps"] = write_maps(coords, ex, a.out, a.maps_out)
     if a.gmic:
         save_png(a.gmic, reference)
-    written = facts["maps"]
     if a.info:
         from ..io import write_text
 
         write_text(a.info, json.dumps(facts, indent=1) + "\n")
-    maps = f" + {len(written)} map(s)" if written else ""
+    maps = f" + {len(facts['maps'])} map(s)" if facts["maps"] else ""
     print(f"{a.out}{maps}: {width}x{height} in {seconds:.2f} s ({facts['levels']} levels)")

@@ -472,9 +472,10 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         if fixed is not None:
             coords[fixed] = own[fixed]
         for pi in range(passes):
-            # larger copied patches at the coarser levels (the mid-scale structure: SWD mid 151 -> 129 on eight
-            # demo textures); none at the finest, which heals the patches' borders; none in the coarsest level's
-            # first passes, which mix its random blocks (locked in, their borders stay as seams: wrap seam 1.64)
+            # larger copied patches at the coarser levels (the mid-scale structure: SWD mid 151 -> 123-126 on
+            # eight demo photographs, one seed); none at the finest, which heals the patches' borders; none in the
+            # coarsest level's first passes, which mix its random blocks (locked in, their borders stay as seams:
+            # the probe's tileable wrap seam 1.64)
             coherent = li > 0 and not (coords_from_blocks and pi < cfg.coherence_after)
             for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
                 _correct(coords, fixed, lv, out_guide, cfg, wrap, gen, phase, cfg.coherence if coherent else 0.0)

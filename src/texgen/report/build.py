@@ -203,8 +203,7 @@ def gallery_section(grow: dict, assets: Assets) -> list[dict]:
                     tiled=assets.thumbnail(folder / "colour.png", f"{key}_2x2.jpg", 320, tiles=2),
                     gmic=assets.thumbnail(folder / "gmic.png", f"{key}_gmic.jpg", 320),
                     gmic_tiled=assets.thumbnail(folder / "gmic.png", f"{key}_gmic_2x2.jpg", 320, tiles=2),
-                    maps={m: assets.thumbnail(p, f"{key}_{m}.jpg", 192) for m, p in info["maps"].items()},
-                    spec=spec)
+                    maps={m: assets.thumbnail(p, f"{key}_{m}.jpg", 192) for m, p in info["maps"].items()})
             out.append(entry)
     return out
 
