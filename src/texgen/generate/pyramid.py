@@ -59,13 +59,16 @@ class PyramidConfig:
     randoms: int = 4  # random exemplar positions added to every pixel's candidates (exploration)
     passes: int = 1  # correction passes per finer level (each: the four 2 x 2 phase groups)
     coarse_passes: int = 4  # correction passes at the coarsest level (it starts from random blocks)
-    block: int = 4  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
+    block: int = 6  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
     temperature: float = 0.0  # divides the fitted log-probabilities (1 = the fitted model; 0 = argmax)
     fit_steps: int = 0  # test-time training steps per level (0 = the initial Gaussian weights)
     pca: int = 16  # distances computed in this many principal components of the weighted windows
     knn_pool: int = 4096  # k-coherence sets are searched among at most this many exemplar positions
     edge: int = 1  # exemplar positions this close to its border are never copied (their windows leave it)
     spread: float = 2.0  # occurrence penalty: extra distance per multiple of its fair share an exemplar position is used
+    coarse_spread: float = 8.0  # the same penalty at the coarsest level, which sets the proportions of what is copied
+    uniqueness: float = 1.0  # coarsest level: a candidate's distance less this times its window's distance to its
+    # nearest other exemplar window (capped at the median): rare windows are not out-voted by common ones
     coherence: float = 5.0  # distance taken off a candidate per further neighbour agreeing on it (not at the finest level)
     coherence_after: int = 2  # the coarsest level's first passes go without it (they mix the random blocks)
 
@@ -136,6 +139,7 @@ class Level:
     mean: torch.Tensor | None = None
     basis: torch.Tensor | None = None  # (D, q)
     similar: torch.Tensor | None = None  # (h * w, k) flat positions, itself first
+    rarity: torch.Tensor | None = None  # (h * w,) distance of each window to its nearest other one, capped at the median
 
 
 def exemplar_pyramid(exemplar: torch.Tensor, levels: int) -> list[torch.Tensor]:
@@ -219,8 +223,9 @@ def fit_level(image: torch.Tensor, guide: torch.Tensor | None, cfg: PyramidConfi
     return fine, coarse, float(loss.detach())
 
 
-def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator) -> None:
-    """Weighted window features of every exemplar position in PCA space and the k-coherence sets."""
+def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator, rarity: bool = False) -> None:
+    """Weighted window features of every exemplar position in PCA space, the k-coherence sets and (``rarity``)
+    each window's distance to its nearest other one."""
     h, w = level.image.shape[:2]
     dev = level.image.device
     ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
@@ -236,7 +241,13 @@ def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator) -> None:
     _, vecs = torch.linalg.eigh(cov)
     basis = vecs[:, -q:].flip(1)
     level.mean, level.basis, level.features = mean, basis, centred @ basis
-    level.similar = _similar_sets(level, valid, cfg, gen)
+    k = max(cfg.k - 1, 1 if rarity else 0)
+    near, dist = _nearest(level, valid, k, cfg.knn_pool, gen) if k else (None, None)
+    own = torch.arange(h * w, device=dev)[:, None]
+    level.similar = own if cfg.k <= 1 else torch.cat([own, near[:, : cfg.k - 1]], 1)
+    if rarity:
+        nn = dist[:, 0].clamp_min(0)
+        level.rarity = nn.clamp_max(nn[valid].median())
 
 
 def _valid_mask(level: Level) -> torch.Tensor:
@@ -247,34 +258,34 @@ def _valid_mask(level: Level) -> torch.Tensor:
     return (ys >= level.lo[0]) & (ys <= level.hi[0]) & (xs >= level.lo[1]) & (xs <= level.hi[1])
 
 
-def _similar_sets(level: Level, valid: torch.Tensor, cfg: PyramidConfig, gen: torch.Generator) -> torch.Tensor:
-    """(h * w, k): each position itself, then the k - 1 valid positions (from a pool of at most ``knn_pool``)
-    whose windows are nearest, excluding positions within 2 px of it (its own shifted copies)."""
+def _nearest(level: Level, valid: torch.Tensor, k: int, pool_size: int,
+             gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h * w, k) flat positions of the k valid positions (from a pool of at most ``pool_size``) whose windows
+    are nearest each position's, excluding those within 2 px of it (its own shifted copies), and their squared
+    distances (ascending); fewer pool positions than k repeat the nearest."""
     h, w = level.image.shape[:2]
     n = h * w
     dev = level.image.device
     own = torch.arange(n, device=dev)
-    if cfg.k <= 1:
-        return own[:, None]
     pool = torch.nonzero(valid).ravel()
-    if len(pool) > cfg.knn_pool:
-        pool = pool[torch.randperm(len(pool), generator=gen)[: cfg.knn_pool].to(dev)]
+    if len(pool) > pool_size:
+        pool = pool[torch.randperm(len(pool), generator=gen)[:pool_size].to(dev)]
     pf = level.features[pool]
     py, px = pool // w, pool % w
-    out = torch.empty(n, cfg.k, dtype=torch.long, device=dev)
-    out[:, 0] = own
-    kk = min(cfg.k - 1, len(pool))
+    idx_out = torch.empty(n, k, dtype=torch.long, device=dev)
+    dist_out = torch.empty(n, k, device=dev)
+    kk = min(k, len(pool))
     for s in range(0, n, 4096):
         f = level.features[s:s + 4096]
         d = (f * f).sum(1, keepdim=True) + (pf * pf).sum(1)[None] - 2 * f @ pf.T
         idx = own[s:s + 4096]
         near = ((idx // w)[:, None] - py[None]).abs().le(2) & ((idx % w)[:, None] - px[None]).abs().le(2)
         d = d.masked_fill(near, float("inf"))
-        best = d.topk(kk, largest=False).indices
-        out[s:s + 4096, 1:1 + kk] = pool[best]
-        if kk < cfg.k - 1:
-            out[s:s + 4096, 1 + kk:] = pool[best[:, :1]]
-    return out
+        bd, best = d.topk(kk, largest=False)
+        idx_out[s:s + 4096, :kk], dist_out[s:s + 4096, :kk] = pool[best], bd
+        if kk < k:
+            idx_out[s:s + 4096, kk:], dist_out[s:s + 4096, kk:] = pool[best[:, :1]], bd[:, :1]
+    return idx_out, dist_out
 
 
 def exemplar_sha256(exemplar: np.ndarray) -> str:
@@ -348,9 +359,10 @@ def _clamp(c: torch.Tensor, level: Level) -> torch.Tensor:
 
 def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out_guide: torch.Tensor | None,
              cfg: PyramidConfig, wrap: str, gen: torch.Generator, phase: tuple[int, int],
-             coherence: float = 0.0) -> None:
+             coherence: float = 0.0, coarsest: bool = False) -> None:
     """Draw new coordinates, in place, for the pixels of one 2 x 2 phase group of coords (H, W, 2);
-    ``coherence``: distance taken off a candidate per further neighbour whose shifted coordinate it is."""
+    ``coherence``: distance taken off a candidate per further neighbour whose shifted coordinate it is;
+    ``coarsest``: the coarsest level's occurrence penalty and rarity discount apply."""
     H, W = coords.shape[:2]
     dev = coords.device
     ew = level.image.shape[1]
@@ -381,10 +393,13 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
     cy, cx = cand // ew, cand % ew
     inside = (cy >= level.lo[0]) & (cy <= level.hi[0]) & (cx >= level.lo[1]) & (cx <= level.hi[1])
     d = ((level.features[cand] - q[:, None]) ** 2).sum(-1)  # (P, C)
-    if cfg.spread:  # positions used more than their fair share cost more: flat areas cannot take over
+    if coarsest and cfg.uniqueness:  # how well a window can be matched at all: rare ones are not out-voted
+        d = d - cfg.uniqueness * level.rarity[cand]
+    spread = cfg.coarse_spread if coarsest else cfg.spread
+    if spread:  # positions used more than their fair share cost more: flat areas cannot take over
         used = torch.bincount((coords[..., 0] * ew + coords[..., 1]).ravel(), minlength=level.features.shape[0])
         fair = H * W / max((level.hi[0] - level.lo[0] + 1) * (level.hi[1] - level.lo[1] + 1), 1)
-        d = d + cfg.spread * used[cand].float() / fair
+        d = d + spread * used[cand].float() / fair
     if coherence:  # a candidate that several neighbours agree on continues a larger copied patch
         votes = (cand[:, :, None] == flat[:, None, :]).sum(-1)
         d = d - coherence * (votes - 1).clamp_min(0).float()
@@ -446,8 +461,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     gen = torch.Generator().manual_seed(seed)
     sha = exemplar_sha256(exemplar)
     pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev, sha)
-    for lv in pyramid:
-        _prepare(lv, cfg, gen)
+    for li, lv in enumerate(pyramid):
+        _prepare(lv, cfg, gen, rarity=li == levels - 1 and cfg.uniqueness > 0)
     total = cfg.coarse_passes * 4 + (levels - 1) * cfg.passes * 4
     step = 0
     coords = None
@@ -478,7 +493,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             # the probe's tileable wrap seam 1.64)
             coherent = li > 0 and not (coords_from_blocks and pi < cfg.coherence_after)
             for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
-                _correct(coords, fixed, lv, out_guide, cfg, wrap, gen, phase, cfg.coherence if coherent else 0.0)
+                _correct(coords, fixed, lv, out_guide, cfg, wrap, gen, phase, cfg.coherence if coherent else 0.0,
+                         coarsest=li == levels - 1)
                 step += 1
                 if progress:
                     progress(step, total)
