@@ -57,7 +57,7 @@ class PyramidConfig:
     coarse_radius: int = 1  # the coarser level's window: (2 coarse_radius + 1)^2 pixels spaced 2 apart
     k: int = 1  # k-coherence: each shifted neighbour coordinate plus its k - 1 most similar positions
     randoms: int = 4  # random exemplar positions added to every pixel's candidates (exploration)
-    passes: int = 1  # correction passes per finer level (each: the four 2 x 2 phase groups)
+    passes: int = 3  # correction passes per finer level (each: the four 2 x 2 phase groups); 3 heal line ends
     coarse_passes: int = 4  # correction passes at the coarsest level (it starts from random blocks)
     block: int = 6  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
     temperature: float = 0.0  # divides the fitted log-probabilities (1 = the fitted model; 0 = argmax)
