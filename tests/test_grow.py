@@ -200,3 +200,18 @@ def test_grow_command_variant_and_reference(tmp_path):
         cli(["grow", str(tmp_path / "ex.png"), "--out", str(tmp_path / "x.png"), "--config", str(cfg),
              "--variant", "nope"])
     assert not (tmp_path / "x.png").exists()
+
+
+def test_artist_probe_keeps_the_largest_wrap_seam_beside_the_mean():
+    """The probe's mean wrap seam hides one seamed texture among seamless ones: the largest is reported too."""
+    from texgen.probes.artist import _scores
+
+    rng = np.random.default_rng(0)
+    seamless = np.tile(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), (2, 2, 1))  # periodic: wraps exactly
+    ramp = np.linspace(0, 255, 64).astype(np.uint8)
+    seamed = np.repeat(np.repeat(ramp[:, None, None], 64, 1), 3, 2)  # black top row against a white bottom row
+    refs = [np.tile(seamless, (2, 2, 1))] * 2
+    r = _scores([seamless, seamed], refs, 1.0)
+    seams = [M.tileability(seamless), M.tileability(seamed)]
+    assert r["wrap_seam_max"] == pytest.approx(max(seams)) and r["wrap_seam"] == pytest.approx(np.mean(seams))
+    assert seams[1] > 10 * seams[0] and r["wrap_seam_max"] > r["wrap_seam"]
