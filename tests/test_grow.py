@@ -89,8 +89,9 @@ def test_same_seed_same_texture_and_the_fit_is_cached(tmp_path):
 
 
 def test_errors_name_the_problem():
-    with pytest.raises(ValueError, match="at least 8 px"):
-        generate(np.zeros((6, 40, 3), np.uint8), 64, 64)
+    with pytest.raises(ValueError, match="at least 12 px.*radius 5"):  # 2 radius + 2 with the default radius 5
+        generate(np.zeros((10, 40, 3), np.uint8), 64, 64)
+    generate(np.zeros((10, 40, 3), np.uint8), 64, 64, PyramidConfig(radius=3))  # a smaller window takes it
     with pytest.raises(ValueError, match="mode must be"):
         generate(exemplar(), 64, 64, mode="paste")
     with pytest.raises(ValueError, match="unknown generator setting"):

@@ -53,7 +53,7 @@ class PyramidConfig:
     """The generator's settings (config ``grow: generator:``; every key in ``config/schema.yaml``)."""
 
     coarsest: int = 16  # exemplar side (px) at the coarsest level; the number of levels follows from it
-    radius: int = 3  # the window at every level: (2 radius + 1)^2 output pixels, centre excluded
+    radius: int = 5  # the window at every level: (2 radius + 1)^2 output pixels, centre excluded
     coarse_radius: int = 1  # the coarser level's window: (2 coarse_radius + 1)^2 pixels spaced 2 apart
     k: int = 1  # k-coherence: each shifted neighbour coordinate plus its k - 1 most similar positions
     randoms: int = 4  # random exemplar positions added to every pixel's candidates (exploration)
@@ -446,7 +446,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     eh, ew = exemplar.shape[:2]
     need = 2 * cfg.margin + 2
     if min(eh, ew) < need:
-        raise ValueError(f"the exemplar is {eh}x{ew} px: it must be at least {need} px on each side (one window)")
+        raise ValueError(f"the exemplar is {eh}x{ew} px: it must be at least {need} px on each side (one window of "
+                         f"radius {cfg.radius}; a smaller grow.generator.radius takes smaller exemplars)")
     if height < 1 or width < 1:
         raise ValueError(f"the output size must be positive, got {height}x{width}")
     if mode == "extend" and (origin[0] + eh > height or origin[1] + ew > width or min(origin) < 0):
