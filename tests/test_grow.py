@@ -216,3 +216,31 @@ def test_artist_probe_keeps_the_largest_wrap_seam_beside_the_mean():
     seams = [M.tileability(seamless), M.tileability(seamed)]
     assert r["wrap_seam_max"] == pytest.approx(max(seams)) and r["wrap_seam"] == pytest.approx(np.mean(seams))
     assert seams[1] > 10 * seams[0] and r["wrap_seam_max"] > r["wrap_seam"]
+
+
+def test_rarity_is_each_windows_nearest_distance_capped_at_the_median():
+    """The coarsest level's rarity discount: zero where a window has exact copies (flat ground), positive on
+    one-off texture, never above the median, and so nothing at all on mostly flat line art (median 0)."""
+    import torch
+
+    from texgen.generate.pyramid import _prepare, _valid_mask, fitted_levels
+
+    def rarity(img):
+        cfg = PyramidConfig()
+        (level,), _ = fitted_levels(img, cfg, 1)
+        _prepare(level, cfg, torch.Generator().manual_seed(0), rarity=True)
+        valid = _valid_mask(level)
+        return level.rarity.reshape(valid.shape), valid
+
+    noise = np.random.default_rng(1).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    mostly_texture = np.full((40, 40, 3), 120, np.uint8)
+    mostly_texture[8:, 8:] = noise  # flat only in an L along the top and left
+    r, valid = rarity(mostly_texture)
+    median = float(r[valid].median())
+    assert median > 0 and float(r[valid].max()) <= median + 1e-6
+    assert float(r[20, 1]) == pytest.approx(0.0, abs=1e-6)  # a wholly flat window: exact copies further down
+    assert float(r[24, 24]) > 0  # inside the noise: no window like it
+    mostly_flat = np.full((48, 48, 3), 120, np.uint8)
+    mostly_flat[20:28, 20:28] = noise[:8, :8]
+    r, valid = rarity(mostly_flat)
+    assert float(r[valid].max()) == pytest.approx(0.0, abs=1e-6)
