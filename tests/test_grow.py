@@ -244,3 +244,28 @@ def test_rarity_is_each_windows_nearest_distance_capped_at_the_median():
     mostly_flat[20:28, 20:28] = noise[:8, :8]
     r, valid = rarity(mostly_flat)
     assert float(r[valid].max()) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_wrap_seam_rank_places_the_wrap_among_the_images_own_boundaries():
+    """A ramp's wrap is its strongest step (rank 1); a flat image reads 0.5 (all ties); a tileable texture's wrap is
+    one of its boundaries, and the probe reports the rank's mean and largest beside the ratio."""
+    from texgen.probes.artist import _scores
+
+    ramp = np.linspace(0, 255, 64).astype(np.uint8)
+    seamed = np.repeat(np.repeat(ramp[:, None, None], 64, 1), 3, 2)
+    assert M.wrap_seam_rank(seamed) == pytest.approx(0.75)  # rows: the largest of all; columns: all steps 0 (ties)
+    assert M.wrap_seam_rank(np.full((32, 32, 3), 90, np.uint8)) == pytest.approx(0.5)
+    # a texture tiled 2 x 2: its wrap step equals the step between the copies, an interior boundary
+    rng = np.random.default_rng(1)
+    tile = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    tiled = np.tile(tile, (2, 2, 1))
+    rows = np.abs(np.diff(tiled.astype(float), axis=0)).mean(axis=(1, 2))
+    wrap_row = np.abs(tiled[0].astype(float) - tiled[-1]).mean()
+    assert wrap_row == pytest.approx(rows[15]) and M.wrap_seam_rank(tiled) < 1
+    # the generator without wrapping on a photograph: its wrap is a plain seam, at the top of the ranking
+    ex = exemplar("gravel")
+    ours = generate(ex, 128, 128, wrap="xy", seed=0)[0]
+    plain = generate(ex, 128, 128, seed=0)[0]
+    assert M.wrap_seam_rank(plain) > 0.9 > M.wrap_seam_rank(ours)
+    r = _scores([ours, plain], [ex, ex], 1.0)
+    assert r["wrap_rank_max"] == pytest.approx(M.wrap_seam_rank(plain)) and r["wrap_rank"] < r["wrap_rank_max"]

@@ -5,7 +5,7 @@ tiles, planks, panels), grown ``factor`` times their side by the pyramid generat
 Tiles are shrunk ``downscale`` times first so a 64 px exemplar holds whole bricks and tiles (a 32 px crop of a
 512 px brick tile holds no mortar: the old growth probe could not see structure). Scores per method: SWD x10^3
 per Laplacian level (fine / mid / coarse) against the shrunk tile, Lab W1 against its colours, the wrap seam
-and seconds per texture."""
+(ratio and rank: ``metrics.wrap_seam_rank``) and seconds per texture."""
 
 from __future__ import annotations
 
@@ -116,8 +116,10 @@ def _scores(images: list[np.ndarray], refs: list[np.ndarray], seconds: float) ->
     crops = [ref[:size, :size] for ref in refs]
     levels = M.swd_levels(images, crops)
     seams = [M.tileability(im) for im in images]  # the mean hides single seams: the largest is kept beside it
+    ranks = [M.wrap_seam_rank(im) for im in images]  # steadier on flat art with sharp lines (see the metric)
     return {"swd": float(np.mean(levels)), "swd_levels": levels,
             "lab_w1": float(np.mean([M.lab_wasserstein(im.reshape(-1, 3), ref[::2, ::2].reshape(-1, 3))
                                      for im, ref in zip(images, refs)])),
             "wrap_seam": float(np.mean(seams)), "wrap_seam_max": float(np.max(seams)),
+            "wrap_rank": float(np.mean(ranks)), "wrap_rank_max": float(np.max(ranks)),
             "seconds_per_texture": seconds / len(images), "n": len(images)}
