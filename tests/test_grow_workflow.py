@@ -54,6 +54,9 @@ def test_snakemake_grow_sets(tmp_path):
     assert info["exemplar_file_sha256"] == hashlib.sha256((pbr / "Stone_Color.png").read_bytes()).hexdigest()
     assert info["seconds"] > 0 and info["gmic"]["seconds"] > 0 and info["tileable"] == "xy"
     assert M.tileability(np.asarray(Image.open(stone / "gmic.png"))) > info["wrap_seam"]  # G'MIC: not tileable
+    assert info["wrap_rank"] == pytest.approx(M.wrap_seam_rank(img), abs=1e-3)
+    assert info["gmic"]["wrap_rank"] == pytest.approx(M.wrap_seam_rank(np.asarray(Image.open(stone / "gmic.png"))),
+                                                      abs=1e-3)
     gravel = grown / "gravel/80x64"
     assert sorted(p.name for p in gravel.iterdir()) == ["colour.png", "info.json"]
     assert np.asarray(Image.open(gravel / "colour.png")).shape == (64, 80, 3)

@@ -57,7 +57,7 @@ def grow(a) -> None:
     from ..generate.maps import ExemplarError, load_exemplar, map_outputs, write_maps
     from ..generate.pyramid import PyramidConfig, default_cache_dir, generate
     from ..imaging import save_png
-    from ..metrics import tileability
+    from ..metrics import tileability, wrap_seam_rank
 
     dev = device(a.device)  # before any work: a GPU job on a node without CUDA fails at once
     settings = schema_defaults("grow", "generator")
@@ -104,7 +104,8 @@ def grow(a) -> None:
         raise SystemExit(f"error: {a.exemplar}: {exc}") from None
     seconds = time.perf_counter() - t
     facts.update(seconds=round(seconds, 3), size=[height, width], tileable=a.tileable or "", mode=a.mode,
-                 wrap_seam=round(tileability(image), 4), exemplar=ex.source, variant=a.variant,
+                 wrap_seam=round(tileability(image), 4), wrap_rank=round(wrap_seam_rank(image), 4),
+                 exemplar=ex.source, variant=a.variant,
                  exemplar_file_sha256=hashlib.sha256(Path(ex.source).read_bytes()).hexdigest())
     if a.gmic:
         from ..probes.peer import PeerError, grow as gmic_grow
@@ -114,7 +115,8 @@ def grow(a) -> None:
             reference = gmic_grow(ex.colour, height, width, rng_seed=a.seed)
         except PeerError as exc:
             raise SystemExit(f"error: {exc}") from None
-        facts["gmic"] = {"seconds": round(time.perf_counter() - t, 3), "wrap_seam": round(tileability(reference), 4)}
+        facts["gmic"] = {"seconds": round(time.perf_counter() - t, 3), "wrap_seam": round(tileability(reference), 4),
+                         "wrap_rank": round(wrap_seam_rank(reference), 4)}
     save_png(a.out, image)
     facts["maps"] = write_maps(coords, ex, a.out, a.maps_out)
     if a.gmic:
