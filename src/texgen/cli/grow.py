@@ -28,7 +28,8 @@ ADV = "advanced"
              help="synthesize: a new texture like the exemplar (default); extend: keep the exemplar top-left and "
                   "grow around it"),
          arg("--seed", type=int, default=0, help="random seed (the same seed gives the same texture)"),
-         arg("--info", default=None, help="JSON to write: seconds, levels, wrap seam and its rank, the exemplar's sha256"),
+         arg("--info", default=None,
+             help="JSON to write: seconds, levels, wrap seam and its rank, the exemplar's sha256"),
          DEVICE,
          arg("--config", default="config/config.yaml",
              help="the config whose grow.generator settings are used, when the file exists"),
