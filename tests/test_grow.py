@@ -269,3 +269,16 @@ def test_wrap_seam_rank_places_the_wrap_among_the_images_own_boundaries():
     assert M.wrap_seam_rank(plain) > 0.9 > M.wrap_seam_rank(ours)
     r = _scores([ours, plain], [ex, ex], 1.0)
     assert r["wrap_rank_max"] == pytest.approx(M.wrap_seam_rank(plain)) and r["wrap_rank"] < r["wrap_rank_max"]
+
+
+def test_artist_probe_reports_the_per_texture_median_beside_the_pooled_swd():
+    """One texture far off decides the pooled SWD; the median of the textures scored one by one does not move."""
+    from texgen.probes.artist import _scores
+
+    rng = np.random.default_rng(2)
+    refs = [np.tile(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), (4, 4, 1)) for _ in range(3)]
+    refs.append(np.full((64, 64, 3), 128, np.uint8))
+    images = [r.copy() for r in refs[:3]] + [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)]  # the last: noise
+    r = _scores(images, refs, 1.0)
+    assert all(v > 10 for v in r["swd_levels"])  # pooled: the noise texture shows at every level
+    assert r["swd_levels_median"] == pytest.approx([0.0] * len(r["swd_levels"]), abs=1e-9)  # three exact copies
