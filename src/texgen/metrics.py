@@ -164,9 +164,10 @@ def wrap_seam_rank(image: np.ndarray) -> float:
 
     A seamless tiling's wrap is one more ordinary boundary (about 0.5 on average, anywhere in 0-1 for one image);
     a seam is the strongest step in the image (1.0). ``tileability`` divides one boundary's step by the image's
-    mean, so on flat art with rare sharp lines a line lying along the wrap decides it (0.12-2.8 per texture for
-    tilings that show no seam); the rank compares the wrap with the image's own boundaries instead, so such a
-    line reads as what it is, one of several equal line edges."""
+    mean, so its value for one image swings with what happens to lie along the wrap (0.12-2.8 per texture for
+    tilings that show no seam). The rank is steadier on photographs (our tileable outputs 0.12-0.94, G'MIC's
+    untileable ones 0.81-1.0); on flat art where most steps are zero any line edge ranks near the top, seam or
+    not (G'MIC's real seams on black line art 0.55-0.61), so there neither figure alone proves a seam absent."""
     f = np.asarray(image, np.float64)
     ranks = []
     for g in (f, f.transpose(1, 0, 2)):  # rows, then columns
