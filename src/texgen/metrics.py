@@ -169,10 +169,10 @@ def wrap_seam_rank(image: np.ndarray) -> float:
     untileable ones 0.81-1.0); on flat art where most steps are zero any line edge ranks near the top, seam or
     not (G'MIC's real seams on black line art 0.55-0.61), so there neither figure alone proves a seam absent."""
     f = np.asarray(image, np.float64)
+    dv, dh = _neighbour_diffs(f)
     ranks = []
-    for g in (f, f.transpose(1, 0, 2)):  # rows, then columns
-        inner = np.abs(g[1:] - g[:-1]).mean(axis=(1, 2))
-        wrap = np.abs(g[0] - g[-1]).mean()
+    for inner, wrap in ((dv.mean(axis=1), np.abs(f[0] - f[-1]).mean()),  # row boundaries, then columns
+                        (dh.mean(axis=0), np.abs(f[:, 0] - f[:, -1]).mean())):
         # ties (flat images: every step 0) count half, so a flat image reads 0.5 rather than 0 or 1
         ranks.append(float(((inner < wrap).sum() + 0.5 * (inner == wrap).sum()) / max(len(inner), 1)))
     return float(np.mean(ranks))
