@@ -282,3 +282,32 @@ def test_artist_probe_reports_the_per_texture_median_beside_the_pooled_swd():
     r = _scores(images, refs, 1.0)
     assert all(v > 10 for v in r["swd_levels"])  # pooled: the noise texture shows at every level
     assert r["swd_levels_median"] == pytest.approx([0.0] * len(r["swd_levels"]), abs=1e-9)  # three exact copies
+
+
+@pytest.mark.parametrize("wrap", ["", "x", "xy"])
+@pytest.mark.parametrize("radius,coarse_radius", [(5, 1), (3, 2)])
+def test_phase_features_are_the_projected_windows(wrap, radius, coarse_radius):
+    """The strided convolution that gives a phase group's window features equals gathering the windows and
+    projecting them (to float rounding), with and without the coarser level's guide, wrapped or not, for odd and
+    even output sides."""
+    import torch
+
+    from texgen.generate.pyramid import Level, _initial_weights, _prepare, phase_features, windows
+
+    cfg = PyramidConfig(radius=radius, coarse_radius=coarse_radius)
+    gen = torch.Generator().manual_seed(0)
+    ex = torch.rand(20, 24, 3, generator=gen)
+    for guide in (None, torch.rand(20, 24, 3, generator=gen)):
+        fine_w = _initial_weights(radius, 1, False) * torch.rand(4 * radius * (radius + 1), generator=gen)
+        coarse_w = _initial_weights(coarse_radius, 2, True) if guide is not None else None
+        level = Level(ex, guide, fine_w, coarse_w, (1, 1), (18, 22))
+        _prepare(level, cfg, gen)
+        out = torch.rand(15, 18, 3, generator=gen)
+        out_guide = torch.rand(15, 18, 3, generator=gen) if guide is not None else None
+        for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
+            ys, xs = torch.meshgrid(torch.arange(phase[0], 15, 2), torch.arange(phase[1], 18, 2), indexing="ij")
+            gathered = windows(out, out_guide, ys.ravel(), xs.ravel(), cfg, wrap, level.fine_w, level.coarse_w)
+            expected = (gathered - level.mean) @ level.basis
+            got = phase_features(out, out_guide, level, cfg, wrap, phase)
+            assert got.shape[:2] == ys.shape
+            assert torch.allclose(got.reshape(expected.shape), expected, atol=1e-4)
