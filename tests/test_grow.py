@@ -311,3 +311,37 @@ def test_phase_features_are_the_projected_windows(wrap, radius, coarse_radius):
             got = phase_features(out, out_guide, level, cfg, wrap, phase)
             assert got.shape[:2] == ys.shape
             assert torch.allclose(got.reshape(expected.shape), expected, atol=1e-4)
+
+
+def test_proportions_start_keeps_a_checkerboards_squares_and_leaves_other_textures_alone(tmp_path):
+    """``proportions``: on a checkerboard of real gravel (one cross in the exemplar) the block start erodes the
+    light squares into blobs (dark share 0.63 against the exemplar's 0.5, measured); G'MIC's periodic start is
+    taken and keeps the proportions. On plain gravel it is not taken, and the texture is the very same as with it
+    off (its own random generator)."""
+    import torch
+
+    from texgen.generate.pyramid import colour_distance
+
+    g = exemplar("gravel", 32)
+    dark, light = (g * 0.35).astype(np.uint8), (128 + g * 0.5).astype(np.uint8)
+    board = np.concatenate([np.concatenate([dark, light], 1), np.concatenate([light, dark], 1)], 0)
+
+    def as_float(a):
+        return torch.as_tensor(a).float() / 255
+
+    for wrap in ("", "xy"):
+        off, _, f_off = generate(board, 256, 256, PyramidConfig(), wrap=wrap, seed=0)
+        on, _, f_on = generate(board, 256, 256, PyramidConfig(proportions=0.3), wrap=wrap, seed=0)
+        assert not f_off["proportions_start"] and f_on["proportions_start"]
+        assert colour_distance(as_float(on), as_float(board)) < 0.5 * colour_distance(as_float(off), as_float(board))
+        assert abs((on.mean(-1) < 100).mean() - 0.5) < abs((off.mean(-1) < 100).mean() - 0.5)
+    write_image(tmp_path / "board.png", board)
+    assert cli(["grow", str(tmp_path / "board.png"), "--out", str(tmp_path / "grown.png"), "--size", "256",
+                "--proportions", "0.3", "--info", str(tmp_path / "info.json"), "--threads", "1",
+                "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert '"proportions_start": true' in (tmp_path / "info.json").read_text()
+    ex = exemplar("gravel", 64)
+    plain, _, _ = generate(ex, 128, 128, PyramidConfig(), seed=1)
+    kept, _, facts = generate(ex, 128, 128, PyramidConfig(proportions=0.3), seed=1)
+    assert not facts["proportions_start"] and np.array_equal(plain, kept)
+    assert facts["steps"] == 4 * (PyramidConfig().coarse_passes + 1) + 4 * (facts["levels"] - 1) * PyramidConfig().passes

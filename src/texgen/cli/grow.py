@@ -50,6 +50,10 @@ ADV = "advanced"
          arg("--coarsest", type=int, default=None, help="exemplar side at the coarsest level (px)", group=ADV),
          arg("--radius", type=int, default=None, help="window radius at every level", group=ADV),
          arg("--fit-steps", type=int, default=None, help="test-time training steps per level", group=ADV),
+         arg("--proportions", type=float, default=None, group=ADV,
+             help="keep the exemplar's proportions: also try G'MIC's start (periodic shifts of the exemplar) and keep "
+                  "it when its colours are nearer the exemplar's than this times the usual start's (e.g. 0.3; "
+                  "0 = off)"),
          arg("--cache-dir", default=None, group=ADV,
              help="where fitted levels are kept (default $TEXGEN_CACHE or ~/.cache/texgen/grow)"),
          torch_threads=True)
@@ -79,7 +83,7 @@ def grow(a) -> None:
     elif a.variant:
         raise SystemExit(f"error: --variant {a.variant} needs the config that defines it (--config {a.config}: "
                          "no such file)")
-    for key in ("temperature", "passes", "coarsest", "radius", "fit_steps"):
+    for key in ("temperature", "passes", "coarsest", "radius", "fit_steps", "proportions"):
         if getattr(a, key) is not None:
             settings[key] = getattr(a, key)
     try:

@@ -71,6 +71,9 @@ class PyramidConfig:
     # nearest other exemplar window (capped at the median): rare windows are not out-voted by common ones
     coherence: float = 5.0  # distance taken off a candidate per further neighbour agreeing on it (not at the finest level)
     coherence_after: int = 2  # the coarsest level's first passes go without it (they mix the random blocks)
+    proportions: float = 0.0  # > 0: also start the coarsest level as G'MIC does (``_random_blocks(periodic=True)``,
+    # one correction pass) and keep that start when its colours are nearer the exemplar's than this times the block
+    # start's (the block start erodes what lies along the exemplar's border); 0 = off
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "PyramidConfig":
@@ -454,10 +457,27 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
     coords[ys, xs] = torch.stack([pick // ew, pick % ew], -1)
 
 
-def _random_blocks(shape: tuple[int, int], level: Level, block: int, gen: torch.Generator) -> torch.Tensor:
+def colour_distance(a: torch.Tensor, b: torch.Tensor, quantiles: int = 64) -> torch.Tensor:
+    """Sliced Wasserstein-1 distance between the colour sets of two images (..., 3): the mean gap between their
+    quantiles along 13 fixed directions of RGB (the axes, face and space diagonals). It compares proportions
+    (how much of each colour), not arrangement."""
+    d = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, -1, 0], [1, 0, -1],
+                      [0, 1, -1], [1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], dtype=a.dtype, device=a.device)
+    d = d / d.norm(dim=1, keepdim=True)
+    q = torch.linspace(0, 1, quantiles, dtype=a.dtype, device=a.device)
+    pa = torch.quantile(a.reshape(-1, 3) @ d.T, q, dim=0)
+    pb = torch.quantile(b.reshape(-1, 3).to(a.dtype) @ d.T, q, dim=0)
+    return (pa - pb).abs().mean()
+
+
+def _random_blocks(shape: tuple[int, int], level: Level, block: int, gen: torch.Generator,
+                   periodic: bool = False) -> torch.Tensor:
     """(H, W, 2): a mosaic of random exemplar blocks of side ``block`` (each block keeps its own coordinates),
     the block grid shifted by a random phase: unshifted, the wrap seam of a tileable texture was always a block
-    border, which the coherence bonus then kept (wrap seam 1.27-1.47 on the demo's 128 px sets)."""
+    border, which the coherence bonus then kept (wrap seam 1.27-1.47 on the demo's 128 px sets). ``periodic``:
+    each block is instead a random shift of the exemplar tiled periodically (coordinates modulo its sides, then
+    clamped into the valid range), as G'MIC's ``syntexturize_matchpatch`` starts (its cells are watershed
+    regions): every part of the exemplar, its border included, starts in proportion."""
     H, W = shape
     dev = level.image.device
     phase = torch.randint(0, block, (2,), generator=gen)
@@ -466,8 +486,12 @@ def _random_blocks(shape: tuple[int, int], level: Level, block: int, gen: torch.
     by, bx = -(-H // block), -(-W // block)
     oy = torch.randint(level.lo[0], level.hi[0] + 1, (by, bx), generator=gen)
     ox = torch.randint(level.lo[1], level.hi[1] + 1, (by, bx), generator=gen)
-    cy = oy[ys // block][:, xs // block] + (ys % block)[:, None]
-    cx = ox[ys // block][:, xs // block] + (xs % block)[None]
+    if periodic:
+        cy = (oy[ys // block][:, xs // block] + ys[:, None]) % level.image.shape[0]
+        cx = (ox[ys // block][:, xs // block] + xs[None]) % level.image.shape[1]
+    else:
+        cy = oy[ys // block][:, xs // block] + (ys % block)[:, None]
+        cx = ox[ys // block][:, xs // block] + (xs % block)[None]
     return _clamp(torch.stack([cy, cx], -1).to(dev), level)
 
 
@@ -507,8 +531,9 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev, sha)
     for li, lv in enumerate(pyramid):
         _prepare(lv, cfg, gen, rarity=li == levels - 1 and cfg.uniqueness > 0)
-    total = cfg.coarse_passes * 4 + (levels - 1) * cfg.passes * 4
+    total = (cfg.coarse_passes + (cfg.proportions > 0)) * 4 + (levels - 1) * cfg.passes * 4
     step = 0
+    proportions_start = False
     coords = None
     out_guide = None
     for li in range(levels - 1, -1, -1):
@@ -530,24 +555,41 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             passes = cfg.passes
         if fixed is not None:
             coords[fixed] = own[fixed]
-        for pi in range(passes):
+
+        def correct(c: torch.Tensor, n: int, mixing: int, g: torch.Generator) -> None:
             # larger copied patches at the coarser levels (the mid-scale structure: SWD mid 151 -> 123-126 on
             # eight demo photographs, one seed); none at the finest, which heals the patches' borders; none in the
-            # coarsest level's first passes, which mix its random blocks (locked in, their borders stay as seams:
-            # the probe's tileable wrap seam 1.64)
-            coherent = li > 0 and not (coords_from_blocks and pi < cfg.coherence_after)
-            for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
-                _correct(coords, fixed, lv, out_guide, cfg, wrap, gen, phase, cfg.coherence if coherent else 0.0,
-                         coarsest=li == levels - 1)
-                step += 1
-                if progress:
-                    progress(step, total)
+            # coarsest level's first ``mixing`` passes, which mix its random blocks (locked in, their borders stay
+            # as seams: the probe's tileable wrap seam 1.64)
+            nonlocal step
+            for pi in range(n):
+                coherent = li > 0 and pi >= mixing
+                for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
+                    _correct(c, fixed, lv, out_guide, cfg, wrap, g, phase, cfg.coherence if coherent else 0.0,
+                             coarsest=li == levels - 1)
+                    step += 1
+                    if progress:
+                        progress(step, total)
+
+        correct(coords, passes, cfg.coherence_after if coords_from_blocks else 0, gen)
+        if coords_from_blocks and cfg.proportions > 0:
+            # its own generator: the block start's texture is the same whether or not this start is taken
+            pgen = torch.Generator().manual_seed(seed + 7919)
+            start = _random_blocks(shape, lv, max(cfg.block, min(shape) // 2), pgen, periodic=True)
+            if fixed is not None:
+                start[fixed] = own[fixed]
+            correct(start, 1, 0, pgen)
+            near = [colour_distance(lv.image[c[..., 0], c[..., 1]], lv.image) for c in (coords, start)]
+            proportions_start = bool(near[1] < cfg.proportions * near[0])
+            if proportions_start:
+                coords = start
         if li > 0:
             finished = lv.image[coords[..., 0], coords[..., 1]]
             out_guide = upsample(finished, (H // 2 ** (li - 1), W // 2 ** (li - 1)), wrap)
     coords = coords[:height, :width]
     image = exemplar[coords[..., 0].cpu().numpy(), coords[..., 1].cpu().numpy()]
-    facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha}
+    facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha,
+             "proportions_start": proportions_start}
     return image, coords.cpu().numpy(), facts
 
 
