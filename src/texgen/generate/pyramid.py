@@ -259,8 +259,8 @@ def projection_kernels(level: Level, cfg: PyramidConfig) -> tuple[torch.Tensor, 
     """The level's window features in PCA space, ``(windows(...) - mean) @ basis``, as convolutions: (fine kernel
     (q, 3, 2r + 1, 2r + 1) with a zero centre, coarse kernel (q, 3, 2r' + 1, 2r' + 1) to be dilated by 2 or None,
     bias (q,)). A window's projection is linear in its pixels, so one strided convolution per phase group gives
-    every pixel's features without gathering the (P, D) windows: on 2 threads 256 -> 1024^2 went 21 -> 12 s,
-    the gather was half the time (session 19)."""
+    every pixel's features without gathering the (P, D) windows: the gather was 9.4 s of the 21 s for
+    256 -> 1024^2; with the convolution it takes 8.3 s in all (``benchmarks/grow.py``, 2 threads, session 19)."""
     q = level.basis.shape[1]
     fo = offsets(cfg.radius, 1, centre=False).to(level.basis.device)
     k = len(fo)
@@ -460,7 +460,8 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
 def colour_distance(a: torch.Tensor, b: torch.Tensor, quantiles: int = 64) -> torch.Tensor:
     """Sliced Wasserstein-1 distance between the colour sets of two images (..., 3): the mean gap between their
     quantiles along 13 fixed directions of RGB (the axes, face and space diagonals). It compares proportions
-    (how much of each colour), not arrangement."""
+    (how much of each colour), not arrangement. Not ``metrics.lab_wasserstein`` (the probe's figure): this runs
+    in torch on the generator's device and in the RGB space the windows are matched in."""
     d = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, -1, 0], [1, 0, -1],
                       [0, 1, -1], [1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], dtype=a.dtype, device=a.device)
     d = d / d.norm(dim=1, keepdim=True)
