@@ -52,7 +52,7 @@ ADV = "advanced"
          arg("--fit-steps", type=int, default=None, help="test-time training steps per level", group=ADV),
          arg("--proportions", type=float, default=None, group=ADV,
              help="keep the exemplar's proportions: also try G'MIC's start (periodic shifts of the exemplar) and keep "
-                  "it when its colours are nearer the exemplar's than this times the usual start's (e.g. 0.3; "
+                  "it when its colours are nearer the exemplar's than this times the usual start's (default 0.5; "
                   "0 = off)"),
          arg("--cache-dir", default=None, group=ADV,
              help="where fitted levels are kept (default $TEXGEN_CACHE or ~/.cache/texgen/grow)"),

@@ -71,7 +71,9 @@ class PyramidConfig:
     # nearest other exemplar window (capped at the median): rare windows are not out-voted by common ones
     coherence: float = 5.0  # distance taken off a candidate per further neighbour agreeing on it (not at the finest level)
     coherence_after: int = 2  # the coarsest level's first passes go without it (they mix the random blocks)
-    proportions: float = 0.0  # > 0: also start the coarsest level as G'MIC does (``_random_blocks(periodic=True)``,
+    contrast: float = 5.0  # window distances are scaled up at a level whose exemplar windows vary less than this
+    # (mean squared PCA feature), so that the penalties and bonuses above keep their weight against them; 0 = off
+    proportions: float = 0.5  # > 0: also start the coarsest level as G'MIC does (``_random_blocks(periodic=True)``,
     # one correction pass) and keep that start when its colours are nearer the exemplar's than this times the block
     # start's (the block start erodes what lies along the exemplar's border); 0 = off
 
@@ -244,6 +246,10 @@ def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator, rarity: boo
     cov = sample.T @ sample / max(len(sample) - 1, 1)
     _, vecs = torch.linalg.eigh(cov)
     basis = vecs[:, -q:].flip(1)
+    if cfg.contrast > 0:  # the penalties and bonuses are in absolute units: on a faint texture (a white fur, a
+        # pale plaster) they outweighed every window distance and the finest level became a shuffle of its pixels
+        variation = float(((sample @ basis) ** 2).sum(1).mean())
+        basis = basis * math.sqrt(max(1.0, cfg.contrast / max(variation, 1e-12)))
     level.mean, level.basis, level.features = mean, basis, centred @ basis
     level.kernels = projection_kernels(level, cfg)
     k = max(cfg.k - 1, 1 if rarity else 0)
