@@ -315,8 +315,8 @@ def test_phase_features_are_the_projected_windows(wrap, radius, coarse_radius):
 
 def test_proportions_start_keeps_a_checkerboards_squares_and_leaves_other_textures_alone(tmp_path):
     """``proportions``: on a checkerboard of real gravel (one cross in the exemplar) the block start erodes the
-    light squares into blobs (dark share 0.63 against the exemplar's 0.5, measured); G'MIC's periodic start is
-    taken and keeps the proportions. On plain gravel it is not taken, and the texture is the very same as with it
+    light squares into blobs (dark share 0.09 off the exemplar's 0.5 over six runs, measured); G'MIC's periodic
+    start is taken (6 runs of 6) and keeps the proportions (0.02 off). On plain gravel it is not taken, and the texture is the very same as with it
     off (its own random generator)."""
     import torch
 
@@ -329,15 +329,21 @@ def test_proportions_start_keeps_a_checkerboards_squares_and_leaves_other_textur
     def as_float(a):
         return torch.as_tensor(a).float() / 255
 
+    taken, gap_on, gap_off = 0, [], []
     for wrap in ("", "xy"):
-        off, _, f_off = generate(board, 256, 256, PyramidConfig(proportions=0), wrap=wrap, seed=0)
-        on, _, f_on = generate(board, 256, 256, PyramidConfig(proportions=0.3), wrap=wrap, seed=0)
-        assert not f_off["proportions_start"] and f_on["proportions_start"]
-        assert colour_distance(as_float(on), as_float(board)) < 0.5 * colour_distance(as_float(off), as_float(board))
-        assert abs((on.mean(-1) < 100).mean() - 0.5) < abs((off.mean(-1) < 100).mean() - 0.5)
+        for seed in range(3):
+            off, _, f_off = generate(board, 256, 256, PyramidConfig(proportions=0), wrap=wrap, seed=seed)
+            on, _, f_on = generate(board, 256, 256, PyramidConfig(), wrap=wrap, seed=seed)
+            assert not f_off["proportions_start"]
+            taken += f_on["proportions_start"]
+            if f_on["proportions_start"]:
+                assert colour_distance(as_float(on), as_float(board)) < colour_distance(as_float(off), as_float(board))
+            gap_on.append(abs((on.mean(-1) < 100).mean() - 0.5))
+            gap_off.append(abs((off.mean(-1) < 100).mean() - 0.5))
+    assert taken >= 4 and np.mean(gap_on) < 0.5 * np.mean(gap_off)  # measured: taken 6 of 6, 0.019 against 0.091
     write_image(tmp_path / "board.png", board)
     assert cli(["grow", str(tmp_path / "board.png"), "--out", str(tmp_path / "grown.png"), "--size", "256",
-                "--proportions", "0.3", "--info", str(tmp_path / "info.json"), "--threads", "1",
+                "--proportions", "0.7", "--info", str(tmp_path / "info.json"), "--threads", "1",
                 "--cache-dir", str(tmp_path / "cache")]) == 0
     assert '"proportions_start": true' in (tmp_path / "info.json").read_text()
     ex = exemplar("gravel", 64)
