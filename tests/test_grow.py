@@ -316,8 +316,8 @@ def test_phase_features_are_the_projected_windows(wrap, radius, coarse_radius):
 def test_proportions_start_keeps_a_checkerboards_squares_and_leaves_other_textures_alone(tmp_path):
     """``proportions``: on a checkerboard of real gravel (one cross in the exemplar) the block start erodes the
     light squares into blobs (dark share 0.09 off the exemplar's 0.5 over six runs, measured); G'MIC's periodic
-    start is taken (6 runs of 6) and keeps the proportions (0.02 off). On plain gravel it is not taken, and the texture is the very same as with it
-    off (its own random generator)."""
+    start is taken (6 runs of 6) and keeps the proportions (0.02 off). On plain gravel it is not taken, and the
+    texture is the very same as with it off (its own random generator)."""
     import torch
 
     from texgen.generate.pyramid import colour_distance
