@@ -76,6 +76,7 @@ class PyramidConfig:
     proportions: float = 0.5  # > 0: also start the coarsest level as G'MIC does (``_random_blocks(periodic=True)``,
     # one correction pass) and keep that start when its colours are nearer the exemplar's than this times the block
     # start's (the block start erodes what lies along the exemplar's border); 0 = off
+    proportions_tries: int = 3  # periodic starts drawn; the one nearest the exemplar's colours is the candidate
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "PyramidConfig":
@@ -538,7 +539,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev, sha)
     for li, lv in enumerate(pyramid):
         _prepare(lv, cfg, gen, rarity=li == levels - 1 and cfg.uniqueness > 0)
-    total = (cfg.coarse_passes + (cfg.proportions > 0)) * 4 + (levels - 1) * cfg.passes * 4
+    tries = cfg.proportions_tries if cfg.proportions > 0 else 0
+    total = (cfg.coarse_passes + tries) * 4 + (levels - 1) * cfg.passes * 4
     step = 0
     proportions_start = False
     coords = None
@@ -581,15 +583,21 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         correct(coords, passes, cfg.coherence_after if coords_from_blocks else 0, gen)
         if coords_from_blocks and cfg.proportions > 0:
             # its own generator: the block start's texture is the same whether or not this start is taken
+            # (best of ``proportions_tries`` draws: whether one draw was kept flipped per texture with the draw)
             pgen = torch.Generator().manual_seed(seed + 7919)
-            start = _random_blocks(shape, lv, max(cfg.block, min(shape) // 2), pgen, periodic=True)
-            if fixed is not None:
-                start[fixed] = own[fixed]
-            correct(start, 1, 0, pgen)
-            near = [colour_distance(lv.image[c[..., 0], c[..., 1]], lv.image) for c in (coords, start)]
-            proportions_start = bool(near[1] < cfg.proportions * near[0])
+            near = colour_distance(lv.image[coords[..., 0], coords[..., 1]], lv.image)
+            best = None
+            for _ in range(cfg.proportions_tries):
+                start = _random_blocks(shape, lv, max(cfg.block, min(shape) // 2), pgen, periodic=True)
+                if fixed is not None:
+                    start[fixed] = own[fixed]
+                correct(start, 1, 0, pgen)
+                d = colour_distance(lv.image[start[..., 0], start[..., 1]], lv.image)
+                if best is None or d < best[0]:
+                    best = (d, start)
+            proportions_start = bool(best[0] < cfg.proportions * near)
             if proportions_start:
-                coords = start
+                coords = best[1]
         if li > 0:
             finished = lv.image[coords[..., 0], coords[..., 1]]
             out_guide = upsample(finished, (H // 2 ** (li - 1), W // 2 ** (li - 1)), wrap)
