@@ -359,7 +359,7 @@ def test_contrast_floor_keeps_a_faint_texture_coherent_and_the_same_as_a_stronge
     exemplar they outweighed every window distance and the output was a shuffle of its pixels (measured: 8.5 % of
     horizontal neighbours continue one copied patch, 74 % on the same texture at 5x the contrast). With the floor
     the faint texture keeps its patches; below the floor the generator does not see contrast at all (the same
-    coordinates for the texture at 1x and 5x), and above it nothing changes."""
+    coordinates for the texture at 1x and 5x, float near-ties aside), and above it nothing changes."""
     a = exemplar("gravel", 64)[..., 0].astype(np.int32) // 13  # 0..19: a real texture's layout
 
     def rgb(x):
