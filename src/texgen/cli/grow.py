@@ -54,6 +54,9 @@ ADV = "advanced"
              help="keep the exemplar's proportions: also try G'MIC's start (periodic shifts of the exemplar) and keep "
                   "it when its colours are nearer the exemplar's than this times the usual start's (default 0.5; "
                   "0 = off)"),
+         arg("--lattice", type=float, default=None, group=ADV,
+             help="repeat an exemplar that repeats along two directions (its self-distance below this at two short "
+                  "shifts; default 0.2; 0 = off)"),
          arg("--cache-dir", default=None, group=ADV,
              help="where fitted levels are kept (default $TEXGEN_CACHE or ~/.cache/texgen/grow)"),
          torch_threads=True)
@@ -83,7 +86,7 @@ def grow(a) -> None:
     elif a.variant:
         raise SystemExit(f"error: --variant {a.variant} needs the config that defines it (--config {a.config}: "
                          "no such file)")
-    for key in ("temperature", "passes", "coarsest", "radius", "fit_steps", "proportions"):
+    for key in ("temperature", "passes", "coarsest", "radius", "fit_steps", "proportions", "lattice"):
         if getattr(a, key) is not None:
             settings[key] = getattr(a, key)
     try:

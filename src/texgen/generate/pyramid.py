@@ -45,6 +45,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from texgen.generate.lattice import find_lattice, lattice_coordinates
+
 MODES = ("synthesize", "extend")
 
 
@@ -77,6 +79,8 @@ class PyramidConfig:
     # one correction pass) and keep that start when its colours are nearer the exemplar's than this times the block
     # start's (the block start erodes what lies along the exemplar's border); 0 = off
     proportions_tries: int = 3  # periodic starts drawn; the one nearest the exemplar's colours is the candidate
+    lattice: float = 0.2  # an exemplar that matches itself this closely under two short shifts (``find_lattice``)
+    # is grown by repeating that lattice with one phase (a dot grid stays a grid); 0 = off
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "PyramidConfig":
@@ -539,7 +543,14 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev, sha)
     for li, lv in enumerate(pyramid):
         _prepare(lv, cfg, gen, rarity=li == levels - 1 and cfg.uniqueness > 0)
-    tries = cfg.proportions_tries if cfg.proportions > 0 else 0
+    repeat = find_lattice(exemplar, cfg.lattice) if cfg.lattice > 0 else None
+    lattice_field = None
+    if repeat is not None:
+        basis = np.array(repeat, np.float64)
+        origin0 = (0, 0) if mode == "extend" else tuple(int(v) for v in torch.randint(0, 1 << 16, (2,), generator=gen))
+        shift = (-origin[0], -origin[1]) if mode == "extend" else origin0
+        lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift), device=dev)
+    tries = cfg.proportions_tries if cfg.proportions > 0 and lattice_field is None else 0
     total = (cfg.coarse_passes + tries) * 4 + (levels - 1) * cfg.passes * 4
     step = 0
     proportions_start = False
@@ -553,7 +564,11 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         if mode == "extend":  # the seed's blocks wholly inside it keep their own coordinates
             fixed, own = _seed_at_level(shape, origin, (eh, ew), s, dev)
         coords_from_blocks = coords is None
-        if coords is None:
+        if lattice_field is not None:  # every level starts from the lattice: carried x2, a repeat that is not a
+            # multiple of 2^level drifts off it (a 21 px repeat of fine grain lost its lattice: self-distance 0.5)
+            coords = _clamp(torch.div(lattice_field[::s, ::s], s, rounding_mode="floor"), lv)
+            passes = cfg.coarse_passes if coords_from_blocks else cfg.passes
+        elif coords is None:
             coords = _random_blocks(shape, lv, cfg.block, gen)
             passes = cfg.coarse_passes
         else:
@@ -580,8 +595,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
                     if progress:
                         progress(step, total)
 
-        correct(coords, passes, cfg.coherence_after if coords_from_blocks else 0, gen)
-        if coords_from_blocks and cfg.proportions > 0:
+        correct(coords, passes, cfg.coherence_after if coords_from_blocks and lattice_field is None else 0, gen)
+        if coords_from_blocks and tries:
             # its own generator: the block start's texture is the same whether or not this start is taken
             # (best of ``proportions_tries`` draws: whether one draw was kept flipped per texture with the draw)
             pgen = torch.Generator().manual_seed(seed + 7919)
@@ -604,7 +619,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     coords = coords[:height, :width]
     image = exemplar[coords[..., 0].cpu().numpy(), coords[..., 1].cpu().numpy()]
     facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha,
-             "proportions_start": proportions_start}
+             "proportions_start": proportions_start, "lattice": [list(v) for v in repeat] if repeat else None}
     return image, coords.cpu().numpy(), facts
 
 
