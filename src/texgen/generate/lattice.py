@@ -80,21 +80,39 @@ def find_lattice(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
     return None
 
 
+def fitted_basis(basis: np.ndarray, shape: tuple[int, int], wrap: str = "") -> np.ndarray:
+    """(2, 2) the output's repeat vectors: the exemplar's, stretched a little so that a whole number of repeats
+    fits each wrapped side (a tileable output must repeat with its own size; 256 px is no multiple of a 21 px
+    repeat, and the leftover squeezed a row of dots at the seam). The torus's periods (H, 0), (0, W) are whole
+    combinations N of the fitted vectors, N the nearest whole combinations of the exemplar's; an axis that does
+    not wrap takes the exemplar's own nearest repeat instead, so nothing is stretched along it."""
+    periods = np.array([[shape[0], 0], [0, shape[1]]], np.float64)
+    whole = np.rint(periods @ np.linalg.inv(basis))
+    if abs(np.linalg.det(whole)) < 0.5:  # the output holds less than one repeat: nothing to fit
+        return basis
+    for row, axis in ((0, "y"), (1, "x")):
+        if axis not in wrap:
+            periods[row] = whole[row] @ basis
+    return np.linalg.solve(whole, periods)
+
+
 def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[int, int],
-                        origin: tuple[int, int]) -> np.ndarray:
-    """(H, W, 2) int exemplar coordinates of an output of ``shape`` that repeats the lattice: pixel p reads
-    p + origin moved by whole repeats to lie as near the exemplar's centre as the lattice allows (the nearest
-    of the four lattice translates around it), so one phase holds everywhere."""
+                        origin: tuple[int, int], out_basis: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 2) int exemplar coordinates of an output of ``shape`` that repeats the lattice: pixel p lies at
+    lattice coordinates (p + origin) in the output's repeat vectors ``out_basis`` (default the exemplar's; see
+    ``fitted_basis``) and reads the exemplar at the same lattice coordinates, moved by whole repeats to lie as
+    near the exemplar's centre as the lattice allows (the nearest of the four translates around it), so one
+    phase holds everywhere."""
     H, W = shape
     ys, xs = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
     centre = np.array([(side[0] - 1) / 2, (side[1] - 1) / 2])
     p = np.stack([ys + origin[0], xs + origin[1]], -1).astype(np.float64)
-    uv = (p - centre) @ np.linalg.inv(basis)
+    uv = p @ np.linalg.inv(basis if out_basis is None else out_basis) - centre @ np.linalg.inv(basis)
     best, best_d = None, None
     for du in (0, 1):
         for dv in (0, 1):
             n = np.floor(uv) + np.array([du, dv])
-            c = p - n @ basis
+            c = centre + (uv - n) @ basis
             dist = np.abs(c - centre).max(-1)
             if best is None:
                 best, best_d = c, dist
