@@ -425,6 +425,8 @@ def test_fitted_basis_makes_a_whole_number_of_repeats_fit_the_wrapped_sides():
 
     basis = np.array([[0.0, 21.0], [21.0, -11.0]])
     assert np.array_equal(fitted_basis(basis, (256, 256), ""), basis)
+    staggered = np.array([[51.0, -64.0], [51.0, 64.0]])  # 256 px holds 2.5 of its 102 px vertical repeat
+    assert np.array_equal(fitted_basis(staggered, (256, 256), "xy"), staggered)
     for wrap, shape in (("xy", (256, 256)), ("xy", (192, 320)), ("x", (200, 256)), ("y", (256, 100))):
         fit = fitted_basis(basis, shape, wrap)
         assert np.abs(fit - basis).max() < 1.0  # a stretch of a few per cent
