@@ -55,21 +55,19 @@ def find_lattice(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
     h, w = exemplar.shape[:2]
     d = self_distance(exemplar)
     H, W = d.shape
+    dy, dx = np.meshgrid(np.arange(h // 2 + 1), np.arange(-(w // 2), w // 2 + 1), indexing="ij")
+    v = d[dy % H, dx % W]
+    keep = (v < threshold) & ~((dy == 0) & (dx <= 0)) & (dy * dy + dx * dx >= shortest ** 2)
+    for ey in (-1, 0, 1):  # local minima only
+        for ex in (-1, 0, 1):
+            if ey or ex:
+                keep &= v <= d[(dy + ey) % H, (dx + ex) % W]
     found = []
     steps = np.linspace(0.1, 0.9, 17)
-    for dy in range(0, h // 2 + 1):
-        for dx in range(-(w // 2), w // 2 + 1):
-            if (dy == 0 and dx <= 0) or dy * dy + dx * dx < shortest ** 2:
-                continue
-            v = d[dy % H, dx % W]
-            if v >= threshold:
-                continue
-            around = d[(dy + np.array([-1, -1, -1, 0, 0, 1, 1, 1])) % H, (dx + np.array([-1, 0, 1, -1, 1, -1, 0, 1])) % W]
-            if v > around.min():
-                continue
-            top = d[np.rint(steps * dy).astype(int) % H, np.rint(steps * dx).astype(int) % W].max()
-            if top >= v + ridge:
-                found.append((dy * dy + dx * dx, dy, dx))
+    for y, x in zip(dy[keep].tolist(), dx[keep].tolist()):
+        top = d[np.rint(steps * y).astype(int) % H, np.rint(steps * x).astype(int) % W].max()
+        if top >= d[y % H, x % W] + ridge:
+            found.append((y * y + x * x, y, x))
     if not found:
         return None
     found.sort()
