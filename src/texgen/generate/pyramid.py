@@ -26,7 +26,8 @@ side is then a multiple of 2^(levels - 1), so every level's seam falls on the ne
 Two modes: ``synthesize`` (a new texture like the exemplar; the coarsest level starts from random exemplar
 blocks, nothing is pasted at a fixed place) and ``extend`` (a kept seed at a place on the canvas, the rest
 grown around it: the seed's pixels keep their own coordinates at every level where their block lies wholly
-inside it). Companion maps (normal, roughness, height, ...) are read through the final coordinates
+inside it). An exemplar that repeats along two directions (``lattice.find_lattice``) starts every level from its
+lattice instead, one phase everywhere, so a dot grid or a tile grid stays regular. Companion maps (normal, roughness, height, ...) are read through the final coordinates
 (``apply_coordinates``), so a known per-pixel relation between the colour map and a companion map holds
 exactly in the output.
 """
