@@ -439,7 +439,7 @@ def test_fitted_basis_makes_a_whole_number_of_repeats_fit_the_wrapped_sides():
 
 
 @pytest.mark.parametrize("wrap", ["", "xy"])
-def test_lattice_start_keeps_a_repeating_texture_repeating(wrap):
+def test_lattice_start_keeps_a_repeating_texture_repeating(wrap, tmp_path):
     """``lattice``: a repeating exemplar grown with its lattice repeats over the whole output (it matches itself
     shifted by the repeat almost everywhere); without it, random blocks break the repeat at every border and the
     passes merge the motifs (a dot grid came out as blobs). Measured, ``self_distance`` at the repeats: 0.015-0.023
@@ -463,3 +463,15 @@ def test_lattice_start_keeps_a_repeating_texture_repeating(wrap):
         assert max(d[dy % d.shape[0], dx % d.shape[1]] for dy, dx in [(0, 64), (64, -32)]) < 0.05
     grown, c, _ = generate(ex, 160, 192, mode="extend", origin=(40, 60), seed=2)
     assert np.array_equal(grown[40:104, 60:124], ex)
+    if wrap:  # the command records the repeat it found; --lattice 0 turns it off
+        import json
+
+        write_image(tmp_path / "metal.png", ex)
+        for extra, found in (([], True), (["--lattice", "0"], False)):
+            assert cli(["grow", str(tmp_path / "metal.png"), "--out", str(tmp_path / "g.png"), "--size", "128",
+                        "--tileable", "xy", "--info", str(tmp_path / "info.json"), "--threads", "1",
+                        "--cache-dir", str(tmp_path / "cache"), *extra]) == 0
+            info = json.loads((tmp_path / "info.json").read_text())
+            assert (info["lattice"] is not None) == found
+            if found:
+                assert same_lattice(info["lattice"], [(0, 21), (21, -11)])
