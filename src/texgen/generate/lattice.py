@@ -56,12 +56,12 @@ def find_lattice(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
     d = self_distance(exemplar)
     H, W = d.shape
     dy, dx = np.meshgrid(np.arange(h // 2 + 1), np.arange(-(w // 2), w // 2 + 1), indexing="ij")
-    v = d[dy % H, dx % W]
-    keep = (v < threshold) & ~((dy == 0) & (dx <= 0)) & (dy * dy + dx * dx >= shortest ** 2)
-    for ey in (-1, 0, 1):  # local minima only
-        for ex in (-1, 0, 1):
-            if ey or ex:
-                keep &= v <= d[(dy + ey) % H, (dx + ex) % W]
+    at = d[dy % H, dx % W]
+    keep = (at < threshold) & ~((dy == 0) & (dx <= 0)) & (dy * dy + dx * dx >= shortest ** 2)
+    for ny in (-1, 0, 1):  # local minima only
+        for nx in (-1, 0, 1):
+            if ny or nx:
+                keep &= at <= d[(dy + ny) % H, (dx + nx) % W]
     found = []
     steps = np.linspace(0.1, 0.9, 17)
     for y, x in zip(dy[keep].tolist(), dx[keep].tolist()):
@@ -71,15 +71,16 @@ def find_lattice(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
     if not found:
         return None
     found.sort()
-    repeats = {(dy, dx) for _, dy, dx in found} | {(-dy, -dx) for _, dy, dx in found}
+    repeats = {(y, x) for _, y, x in found} | {(-y, -x) for _, y, x in found}
     a = found[0]
     for c in found[1:]:
         if abs(a[1] * c[2] - a[2] * c[1]) >= 0.5 * np.sqrt(a[0] * c[0]):  # at least 30 degrees apart
-            u, v = _reduced(np.array(a[1:]), np.array(c[1:]))
-            # the reduced basis must be repeats too: stripes match themselves under any shift along them, and two
-            # shifts across them at different offsets along them would make a lattice of the stripes' grain
-            if all(any((int(w[0]) + ey, int(w[1]) + ex) in repeats for ey in (-1, 0, 1) for ex in (-1, 0, 1))
-                   for w in (u, v)):  # within a pixel: a staggered grid's true repeat can lie between pixels
+            # the reduced basis must be repeats too (within a pixel: a staggered grid's true repeat can lie between
+            # pixels): stripes match themselves under any shift along them, and two shifts across them at
+            # different offsets along them would make a lattice of the stripes' grain
+            reduced = _reduced(np.array(a[1:]), np.array(c[1:]))
+            if all(any((int(r[0]) + ny, int(r[1]) + nx) in repeats for ny in (-1, 0, 1) for nx in (-1, 0, 1))
+                   for r in reduced):
                 return (a[1], a[2]), (c[1], c[2])
             return None
     return None
@@ -136,15 +137,7 @@ def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[i
     n = np.floor(p @ np.linalg.inv(out) + 1e-9)
     c = p - np.rint(n @ out) + n @ basis
     centre = np.array([(side[0] - 1) / 2, (side[1] - 1) / 2])
-    w = np.floor((c - centre) @ np.linalg.inv(basis))
-    best, best_d = None, None
-    for du in (0, 1):
-        for dv in (0, 1):
-            t = c - (w + np.array([du, dv])) @ basis
-            dist = np.abs(t - centre).max(-1)
-            if best is None:
-                best, best_d = t, dist
-            else:
-                take = dist < best_d
-                best[take], best_d[take] = t[take], dist[take]
-    return np.rint(best).astype(np.int64)
+    corner = np.floor((c - centre) @ np.linalg.inv(basis))
+    four = np.stack([c - (corner + k) @ basis for k in ((0, 0), (0, 1), (1, 0), (1, 1))])  # (4, H, W, 2)
+    pick = np.abs(four - centre).max(-1).argmin(0)
+    return np.rint(np.take_along_axis(four, pick[None, ..., None], 0)[0]).astype(np.int64)

@@ -26,8 +26,9 @@ side is then a multiple of 2^(levels - 1), so every level's seam falls on the ne
 Two modes: ``synthesize`` (a new texture like the exemplar; the coarsest level starts from random exemplar
 blocks, nothing is pasted at a fixed place) and ``extend`` (a kept seed at a place on the canvas, the rest
 grown around it: the seed's pixels keep their own coordinates at every level where their block lies wholly
-inside it). An exemplar that repeats along two directions (``lattice.find_lattice``) starts every level from its
-lattice instead, one phase everywhere, so a dot grid or a tile grid stays regular. Companion maps (normal, roughness, height, ...) are read through the final coordinates
+inside it). An exemplar that repeats along two directions (``lattice.find_lattice``) is instead laid out by its
+lattice, one phase everywhere, and only the finest level is corrected, so a dot grid or a tile grid stays
+regular. Companion maps (normal, roughness, height, ...) are read through the final coordinates
 (``apply_coordinates``), so a known per-pixel relation between the colour map and a companion map holds
 exactly in the output.
 """
@@ -542,26 +543,32 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     gen = torch.Generator().manual_seed(seed)
     sha = exemplar_sha256(exemplar)
     pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev, sha)
-    for li, lv in enumerate(pyramid):
-        _prepare(lv, cfg, gen, rarity=li == levels - 1 and cfg.uniqueness > 0)
     repeat = find_lattice(exemplar, cfg.lattice) if cfg.lattice > 0 else None
     lattice_field = None
+    first = levels - 1  # the level generation starts at
     if repeat is not None:
+        # the lattice gives every level's coordinates, so only the finest is corrected, from the lattice and with
+        # the guide the lattice itself gives (carried x2, a repeat that is not a multiple of 2^level drifted off it:
+        # self-distance 0.5 at a 21 px repeat of fine grain; the corrected coarser levels, a jittered sampling of
+        # it, pulled the finest off it too: 0.13 from a 128 px exemplar). No occurrence penalties: the lattice
+        # uses one repeat's positions many times their fair share, and they pushed pixels to unrelated positions
         basis = np.array(repeat, np.float64)
-        origin0 = (0, 0) if mode == "extend" else tuple(int(v) for v in torch.randint(0, 1 << 16, (2,), generator=gen))
-        shift = (-origin[0], -origin[1]) if mode == "extend" else origin0
+        shift = (-origin[0], -origin[1]) if mode == "extend" else \
+            tuple(int(v) for v in torch.randint(0, 1 << 16, (2,), generator=gen))
         lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift,
                                                             fitted_basis(basis, (H, W), wrap)), device=dev)
-        # the lattice uses one repeat's positions only, many times their fair share: the occurrence penalties
-        # pushed pixels off it to unrelated positions (self-distance 0.11 at the repeat from a 128 px exemplar)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
+        first = 0
+    for li in range(first + 1):
+        _prepare(pyramid[li], cfg, gen, rarity=li == levels - 1 and cfg.uniqueness > 0)
     tries = cfg.proportions_tries if cfg.proportions > 0 and lattice_field is None else 0
-    total = (cfg.coarse_passes + tries) * 4 + (levels - 1) * cfg.passes * 4
+    total = (cfg.passes * 4 if lattice_field is not None
+             else (cfg.coarse_passes + tries) * 4 + (levels - 1) * cfg.passes * 4)
     step = 0
     proportions_start = False
     coords = None
     out_guide = None
-    for li in range(levels - 1, -1, -1):
+    for li in range(first, -1, -1):
         lv = pyramid[li]
         s = 2 ** li
         shape = (H // s, W // s)
@@ -569,13 +576,9 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         if mode == "extend":  # the seed's blocks wholly inside it keep their own coordinates
             fixed, own = _seed_at_level(shape, origin, (eh, ew), s, dev)
         coords_from_blocks = coords is None
-        if lattice_field is not None:  # every level starts from the lattice: carried x2, a repeat that is not a
-            # multiple of 2^level drifts off it (a 21 px repeat of fine grain lost its lattice: self-distance 0.5)
-            coords = _clamp(torch.div(lattice_field[::s, ::s], s, rounding_mode="floor"), lv)
-            passes = cfg.coarse_passes if coords_from_blocks else cfg.passes
-            if lv.guide is not None:  # the guide the lattice itself gives: the coarser level as corrected was a
-                # jittered sampling of it, and the finest level drifted to match that (self-distance 0.13 at 128 px)
-                out_guide = lv.guide[coords[..., 0], coords[..., 1]]
+        if lattice_field is not None:  # the finest level only (above)
+            coords, passes = _clamp(lattice_field, lv), cfg.passes
+            out_guide = lv.guide[coords[..., 0], coords[..., 1]] if lv.guide is not None else None
         elif coords is None:
             coords = _random_blocks(shape, lv, cfg.block, gen)
             passes = cfg.coarse_passes
