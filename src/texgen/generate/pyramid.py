@@ -50,6 +50,8 @@ import torch.nn.functional as F
 from texgen.generate.lattice import find_lattice, fitted_basis, lattice_coordinates
 
 MODES = ("synthesize", "extend")
+_CHUNK = 1 << 16  # pixels whose candidates are scored at once: bounds memory (a 2048^2 phase group scored at once
+# held (P, C, q) floats three times, 2.6 GB; 4096^2 would not have fit in 16 GB)
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ class Level:
     lo: tuple[int, int]  # valid coordinates: lo <= c <= hi per axis
     hi: tuple[int, int]
     features: torch.Tensor | None = None  # (h * w, q): every position's window, weighted, in PCA space
+    norms: torch.Tensor | None = None  # (h * w,) squared length of each feature
     mean: torch.Tensor | None = None
     basis: torch.Tensor | None = None  # (D, q)
     similar: torch.Tensor | None = None  # (h * w, k) flat positions, itself first
@@ -238,18 +241,19 @@ def fit_level(image: torch.Tensor, guide: torch.Tensor | None, cfg: PyramidConfi
 
 def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator, rarity: bool = False) -> None:
     """Weighted window features of every exemplar position in PCA space, the k-coherence sets and (``rarity``)
-    each window's distance to its nearest other one."""
+    each window's distance to its nearest other one. The (h w, D) windows themselves are never held at once:
+    their mean is a mean of shifted images (``_window_mean``), the PCA is fitted on a sample of at most 8,192 and every position's features
+    come from ``phase_features`` (a 1024 px exemplar's windows were 1.5 GB, D = 363 + 27 floats a position)."""
     h, w = level.image.shape[:2]
     dev = level.image.device
-    ys, xs = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
-    feats = windows(level.image, level.guide, ys.ravel(), xs.ravel(), cfg, "", level.fine_w, level.coarse_w)
     valid = _valid_mask(level).ravel()
-    mean = feats[valid].mean(0)
-    centred = feats - mean
-    sample = centred[valid]
-    if len(sample) > 8192:
-        sample = sample[torch.randperm(len(sample), generator=gen)[:8192].to(dev)]
-    q = min(cfg.pca, feats.shape[1])
+    pos = torch.nonzero(valid).ravel()
+
+    mean = _window_mean(level, cfg)
+    if len(pos) > 8192:
+        pos = pos[torch.randperm(len(pos), generator=gen)[:8192].to(dev)]
+    sample = windows(level.image, level.guide, pos // w, pos % w, cfg, "", level.fine_w, level.coarse_w) - mean
+    q = min(cfg.pca, sample.shape[1])
     cov = sample.T @ sample / max(len(sample) - 1, 1)
     _, vecs = torch.linalg.eigh(cov)
     basis = vecs[:, -q:].flip(1)
@@ -257,8 +261,12 @@ def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator, rarity: boo
         # pale plaster) they outweighed every window distance and the finest level became a shuffle of its pixels
         variation = float(((sample @ basis) ** 2).sum(1).mean())
         basis = basis * math.sqrt(max(1.0, cfg.contrast / max(variation, 1e-12)))
-    level.mean, level.basis, level.features = mean, basis, centred @ basis
+    level.mean, level.basis = mean, basis
     level.kernels = projection_kernels(level, cfg)
+    # contiguous rows: ``_correct`` gathers them (from the convolution's (q, h, w) layout it was 4x slower)
+    level.features = phase_features(level.image, level.guide, level, cfg, "", (0, 0), stride=1).reshape(h * w, q)
+    level.features = level.features.contiguous()
+    level.norms = (level.features ** 2).sum(1)
     k = max(cfg.k - 1, 1 if rarity else 0)
     near, dist = _nearest(level, valid, k, cfg.knn_pool, gen) if k else (None, None)
     own = torch.arange(h * w, device=dev)[:, None]
@@ -266,6 +274,23 @@ def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator, rarity: boo
     if rarity:
         nn = dist[:, 0].clamp_min(0)
         level.rarity = nn.clamp_max(nn[valid].median())
+
+
+def _window_mean(level: Level, cfg: PyramidConfig) -> torch.Tensor:
+    """(D,) the mean of ``windows`` over the level's valid positions, one offset at a time: the mean of the
+    padded image shifted by that offset over the valid rectangle (the same order as ``windows``'s features)."""
+    m = cfg.margin
+    (y0, x0), (y1, x1) = level.lo, level.hi
+
+    def means(img: torch.Tensor, off: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        p = _pad(img, m, "")
+        rows = [p[y0 + m + dy: y1 + m + dy + 1, x0 + m + dx: x1 + m + dx + 1].mean((0, 1)) for dy, dx in off.tolist()]
+        return (torch.stack(rows) * weights.sqrt()[:, None]).flatten()
+
+    parts = [means(level.image, offsets(cfg.radius, 1, centre=False), level.fine_w)]
+    if level.guide is not None:
+        parts.append(means(level.guide, offsets(cfg.coarse_radius, 2), level.coarse_w))
+    return torch.cat(parts)
 
 
 def projection_kernels(level: Level, cfg: PyramidConfig) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
@@ -290,19 +315,20 @@ def projection_kernels(level: Level, cfg: PyramidConfig) -> tuple[torch.Tensor, 
 
 
 def phase_features(image: torch.Tensor, guide: torch.Tensor | None, level: Level, cfg: PyramidConfig, wrap: str,
-                   phase: tuple[int, int]) -> torch.Tensor:
-    """(ceil((H - phase_y) / 2), ceil((W - phase_x) / 2), q): the PCA-space window features of every pixel of one
-    2 x 2 phase group of an output image (H, W, 3) and its coarse guide, the same values as ``windows`` then the
-    projection (up to float rounding), by a stride-2 convolution of the padded image."""
+                   phase: tuple[int, int], stride: int = 2) -> torch.Tensor:
+    """(ceil((H - phase_y) / stride), ceil((W - phase_x) / stride), q): the PCA-space window features of every
+    pixel of one 2 x 2 phase group of an image (H, W, 3) and its coarse guide (``stride`` 1: of every pixel), the
+    same values as ``windows`` then the projection (up to float rounding), by a strided convolution of the padded
+    image."""
     fine, coarse, bias = level.kernels
     H, W = image.shape[:2]
-    ny, nx = -(-(H - phase[0]) // 2), -(-(W - phase[1]) // 2)
+    ny, nx = -(-(H - phase[0]) // stride), -(-(W - phase[1]) // stride)
     m = cfg.margin
 
     def conv(img: torch.Tensor, kernel: torch.Tensor, reach: int, dilation: int) -> torch.Tensor:
         x = _pad(img, m, wrap).permute(2, 0, 1)[None]
         x = x[:, :, phase[0] + m - reach:, phase[1] + m - reach:]
-        return F.conv2d(x, kernel, stride=2, dilation=dilation)[0, :, :ny, :nx]
+        return F.conv2d(x, kernel, stride=stride, dilation=dilation)[0, :, :ny, :nx]
 
     out = conv(image, fine, cfg.radius, 1)
     if coarse is not None:
@@ -435,39 +461,55 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
         ys, xs = ys[keep], xs[keep]
     if len(ys) == 0:
         return
-    colours = level.image[coords[..., 0], coords[..., 1]]  # (H, W, 3): the output at this level
-    q = phase_features(colours, out_guide, level, cfg, wrap, phase)[(ys - phase[0]) // 2, (xs - phase[1]) // 2]
-    # k-coherence candidates: each 3 x 3 neighbour's coordinate shifted back, and its similar set
-    nb = offsets(1).to(dev)
-    ny, nx = ys[:, None] + nb[:, 0], xs[:, None] + nb[:, 1]
-    ny = ny % H if "y" in wrap else ny.clamp(0, H - 1)
-    nx = nx % W if "x" in wrap else nx.clamp(0, W - 1)
-    base = _clamp(coords[ny, nx] - nb, level)
-    flat = base[..., 0] * ew + base[..., 1]  # (P, 9)
-    cand = level.similar[flat].flatten(1)  # (P, 9k)
+    # flat indices and index_select throughout: advanced indexing over two axes was 45 % of 256 -> 1024^2
+    at = (coords[..., 0] * ew + coords[..., 1]).ravel()  # (H W,) flat exemplar position of every output pixel
+    colours = level.image.reshape(-1, 3).index_select(0, at).view(H, W, 3)  # the output at this level
+    feats = phase_features(colours, out_guide, level, cfg, wrap, phase)
+    feats = feats.reshape(-1, feats.shape[-1]).contiguous()
+    fw = -(-(W - phase[1]) // 2)  # the phase group's width
+    spread = cfg.coarse_spread if coarsest else cfg.spread
+    if spread:  # positions used more than their fair share cost more: flat areas cannot take over
+        used = torch.bincount(at, minlength=level.features.shape[0])
+        fair = H * W / max((level.hi[0] - level.lo[0] + 1) * (level.hi[1] - level.lo[1] + 1), 1)
+        penalty = spread * used.float() / fair
     if cfg.randoms:
         ry = torch.randint(level.lo[0], level.hi[0] + 1, (len(ys), cfg.randoms), generator=gen).to(dev)
         rx = torch.randint(level.lo[1], level.hi[1] + 1, (len(ys), cfg.randoms), generator=gen).to(dev)
-        cand = torch.cat([cand, ry * ew + rx], 1)
-    cy, cx = cand // ew, cand % ew
-    inside = (cy >= level.lo[0]) & (cy <= level.hi[0]) & (cx >= level.lo[1]) & (cx <= level.hi[1])
-    d = ((level.features[cand] - q[:, None]) ** 2).sum(-1)  # (P, C)
-    if coarsest and cfg.uniqueness:  # how well a window can be matched at all: rare ones are not out-voted
-        d = d - cfg.uniqueness * level.rarity[cand]
-    spread = cfg.coarse_spread if coarsest else cfg.spread
-    if spread:  # positions used more than their fair share cost more: flat areas cannot take over
-        used = torch.bincount((coords[..., 0] * ew + coords[..., 1]).ravel(), minlength=level.features.shape[0])
-        fair = H * W / max((level.hi[0] - level.lo[0] + 1) * (level.hi[1] - level.lo[1] + 1), 1)
-        d = d + spread * used[cand].float() / fair
-    if coherence:  # a candidate that several neighbours agree on continues a larger copied patch
-        votes = (cand[:, :, None] == flat[:, None, :]).sum(-1)
-        d = d - coherence * (votes - 1).clamp_min(0).float()
-    logits = -d.masked_fill(~inside, float("inf"))
-    if cfg.temperature > 0:
-        u = torch.rand(logits.shape, generator=gen).to(dev).clamp_(1e-12, 1.0)
-        logits = logits / cfg.temperature - torch.log(-torch.log(u))
-    pick = cand.gather(1, logits.argmax(1, keepdim=True))[:, 0]
-    coords[ys, xs] = torch.stack([pick // ew, pick % ew], -1)
+        randoms = ry * ew + rx
+    nb = offsets(1).to(dev)
+    flat_coords = coords.view(-1, 2)
+    for i in range(0, len(ys), _CHUNK):
+        y, x = ys[i:i + _CHUNK], xs[i:i + _CHUNK]
+        q = feats.index_select(0, (y - phase[0]) // 2 * fw + (x - phase[1]) // 2)
+        # k-coherence candidates: each 3 x 3 neighbour's coordinate shifted back, and its similar set; every
+        # candidate is a valid position (clamped, similar sets drawn from valid ones, randoms inside)
+        ny, nx = y[:, None] + nb[:, 0], x[:, None] + nb[:, 1]
+        ny = ny % H if "y" in wrap else ny.clamp(0, H - 1)
+        nx = nx % W if "x" in wrap else nx.clamp(0, W - 1)
+        base = _clamp(flat_coords.index_select(0, (ny * W + nx).ravel()).view(len(y), -1, 2) - nb, level)
+        flat = base[..., 0] * ew + base[..., 1]  # (P, 9)
+        cand = flat if cfg.k <= 1 else level.similar[flat].flatten(1)  # (P, 9k); k = 1: each its own set
+        if cfg.randoms:
+            cand = torch.cat([cand, randoms[i:i + _CHUNK]], 1)
+        ci = cand.ravel()
+        # |f - q|^2 = |f|^2 - 2 f.q + |q|^2: one pass over the gathered (P, C, q) features instead of three
+        f = level.features.index_select(0, ci).view(*cand.shape, -1)
+        d = level.norms[ci].view(cand.shape) - 2 * torch.bmm(f, q[:, :, None])[..., 0] + (q * q).sum(1)[:, None]
+        if coarsest and cfg.uniqueness:  # how well a window can be matched at all: rare ones are not out-voted
+            d = d - cfg.uniqueness * level.rarity[ci].view(cand.shape)
+        if spread:
+            d = d + penalty[ci].view(cand.shape)
+        if coherence:  # a candidate that several neighbours agree on continues a larger copied patch
+            votes = (cand[:, :, None] == flat[:, None, :]).sum(-1)
+            d = d - coherence * (votes - 1).clamp_min(0).float()
+        logits = -d
+        if cfg.temperature > 0:
+            u = torch.rand(logits.shape, generator=gen).to(dev).clamp_(1e-12, 1.0)
+            logits = logits / cfg.temperature - torch.log(-torch.log(u))
+        pick = cand.gather(1, logits.argmax(1, keepdim=True))[:, 0]
+        # the chunk's own pixels are the only ones of this phase group that a later chunk's candidates read
+        # (offset 0), so writing now draws the same as writing after every chunk
+        flat_coords[y * W + x] = torch.stack([pick // ew, pick % ew], -1)
 
 
 def colour_distance(a: torch.Tensor, b: torch.Tensor, quantiles: int = 64) -> torch.Tensor:
