@@ -112,7 +112,8 @@ def grow(a) -> None:
         raise SystemExit(f"error: {a.exemplar}: {exc}") from None
     seconds = time.perf_counter() - t
     facts.update(seconds=round(seconds, 3), size=[height, width], tileable=a.tileable or "", mode=a.mode,
-                 wrap_seam=round(tileability(image), 4), wrap_rank=round(wrap_seam_rank(image), 4),
+                 wrap_seam=round(tileability(image[..., :3]), 4), wrap_rank=round(wrap_seam_rank(image[..., :3]), 4),
+                 alpha=ex.colour.shape[2] == 4,
                  exemplar=ex.source, variant=a.variant,
                  exemplar_file_sha256=hashlib.sha256(Path(ex.source).read_bytes()).hexdigest())
     if a.gmic:
@@ -120,7 +121,7 @@ def grow(a) -> None:
 
         t = time.perf_counter()
         try:
-            reference = gmic_grow(ex.colour, height, width, rng_seed=a.seed)
+            reference = gmic_grow(ex.colour[..., :3], height, width, rng_seed=a.seed)
         except PeerError as exc:
             raise SystemExit(f"error: {exc}") from None
         facts["gmic"] = {"seconds": round(time.perf_counter() - t, 3), "wrap_seam": round(tileability(reference), 4),

@@ -18,8 +18,9 @@ def self_distance(exemplar: np.ndarray) -> np.ndarray:
     """(2h, 2w): for every shift (dy, dx) (indexed modulo 2h, 2w) the mean squared colour difference between the
     exemplar and itself shifted, over their overlap, divided by twice the exemplar's variance: 0 where the
     exemplar repeats exactly, about 1 for an unrelated shift. Computed by FFT correlations (a 256 px exemplar
-    in a fraction of a second)."""
-    e = np.asarray(exemplar[..., :3], np.float64)
+    in a fraction of a second). Every channel counts (an alpha channel's holes too)."""
+    e = np.asarray(exemplar, np.float64)
+    e = e[..., None] if e.ndim == 2 else e
     e = e - e.mean((0, 1))
     h, w = e.shape[:2]
     shape = (2 * h, 2 * w)

@@ -27,7 +27,8 @@ class ExemplarError(ValueError):
 
 @dataclass
 class ExemplarSet:
-    """A colour exemplar (uint8 (h, w, 3)) and its companion maps by name (arrays of the same h x w)."""
+    """A colour exemplar (uint8 (h, w, 3), or (h, w, 4) when its file has transparency) and its companion maps by
+    name (arrays of the same h x w)."""
 
     colour: np.ndarray
     source: str
@@ -36,13 +37,15 @@ class ExemplarSet:
 
 
 def read_map(path: str | Path, colour: bool = False) -> np.ndarray:
-    """A map as an array: the colour map as uint8 RGB; a companion map as stored (grey stays (h, w), 16-bit
-    stays uint16, RGB(A) stays as it is), so writing it back loses nothing."""
+    """A map as an array: the colour map as uint8 RGB, or RGBA when the file has transparency (an alpha channel
+    or a transparent palette entry: a grate's or a fence's holes are grown with it, not dropped); a companion map
+    as stored (grey stays (h, w), 16-bit stays uint16, RGB(A) stays as it is), so writing it back loses nothing."""
     try:
         with Image.open(path) as im:
             im.load()
             if colour:
-                return np.asarray(im.convert("RGB"))
+                transparent = "A" in im.getbands() or "transparency" in im.info
+                return np.asarray(im.convert("RGBA" if transparent else "RGB"))
             if im.mode in ("P", "LA", "PA", "CMYK", "YCbCr", "1"):
                 im = im.convert("RGBA" if "A" in im.mode else "RGB" if im.mode != "1" else "L")
             return np.asarray(im)

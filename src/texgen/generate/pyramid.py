@@ -143,8 +143,8 @@ class Level:
     positions (windows wholly inside the exemplar), weighted window features in PCA space and the
     k-coherence sets."""
 
-    image: torch.Tensor  # (h, w, 3) the exemplar at this level
-    guide: torch.Tensor | None  # (h, w, 3) the coarser level upsampled to this size (None at the coarsest)
+    image: torch.Tensor  # (h, w, C) the exemplar at this level (RGB, or RGB and alpha)
+    guide: torch.Tensor | None  # (h, w, C) the coarser level upsampled to this size (None at the coarsest)
     fine_w: torch.Tensor  # (K,) offset weights of the fine window
     coarse_w: torch.Tensor | None  # (K',) offset weights of the coarse window
     lo: tuple[int, int]  # valid coordinates: lo <= c <= hi per axis
@@ -159,7 +159,7 @@ class Level:
 
 
 def exemplar_pyramid(exemplar: torch.Tensor, levels: int) -> list[torch.Tensor]:
-    """[finest, ..., coarsest] pictures (h_l, w_l, 3) of a float exemplar in [0, 1]."""
+    """[finest, ..., coarsest] pictures (h_l, w_l, C) of a float exemplar in [0, 1]."""
     pyr = [exemplar]
     for _ in range(levels - 1):
         pyr.append(downsample(pyr[-1]))
@@ -220,8 +220,9 @@ def fit_level(image: torch.Tensor, guide: torch.Tensor | None, cfg: PyramidConfi
     for _ in range(cfg.fit_steps):
         q = torch.randint(0, n, (queries,), generator=gen).to(image.device)
         c = torch.randint(0, n, (cands,), generator=gen).to(image.device)
-        wts = torch.cat([torch.exp(log_f).repeat_interleave(3)]
-                        + ([torch.exp(log_c).repeat_interleave(3)] if log_c is not None else []))
+        ch = image.shape[-1]
+        wts = torch.cat([torch.exp(log_f).repeat_interleave(ch)]
+                        + ([torch.exp(log_c).repeat_interleave(ch)] if log_c is not None else []))
         a, b = raw[q], raw[c]
         d = ((a * a) @ wts)[:, None] + ((b * b) @ wts)[None] - 2 * (a * wts) @ b.T  # (Q, C)
         d = d.clamp_min(0).masked_fill(q[:, None] == c[None], float("inf"))
@@ -295,7 +296,7 @@ def _window_mean(level: Level, cfg: PyramidConfig) -> torch.Tensor:
 
 def projection_kernels(level: Level, cfg: PyramidConfig) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """The level's window features in PCA space, ``(windows(...) - mean) @ basis``, as convolutions: (fine kernel
-    (q, 3, 2r + 1, 2r + 1) with a zero centre, coarse kernel (q, 3, 2r' + 1, 2r' + 1) to be dilated by 2 or None,
+    (q, C, 2r + 1, 2r + 1) with a zero centre, coarse kernel (q, C, 2r' + 1, 2r' + 1) to be dilated by 2 or None,
     bias (q,)). A window's projection is linear in its pixels, so one strided convolution per phase group gives
     every pixel's features without gathering the (P, D) windows: the gather was 9.4 s of the 21 s for
     256 -> 1024^2; with the convolution it takes 8.3 s in all (``benchmarks/grow.py``, 2 threads, session 19)."""
@@ -303,21 +304,22 @@ def projection_kernels(level: Level, cfg: PyramidConfig) -> tuple[torch.Tensor, 
     fo = offsets(cfg.radius, 1, centre=False).to(level.basis.device)
     k = len(fo)
     side = 2 * cfg.radius + 1
-    b = level.basis[: 3 * k].view(k, 3, q) * level.fine_w.sqrt()[:, None, None]
-    fine = torch.zeros(q, 3, side, side, device=b.device, dtype=b.dtype)
+    ch = level.image.shape[-1]
+    b = level.basis[: ch * k].view(k, ch, q) * level.fine_w.sqrt()[:, None, None]
+    fine = torch.zeros(q, ch, side, side, device=b.device, dtype=b.dtype)
     fine[:, :, fo[:, 0] + cfg.radius, fo[:, 1] + cfg.radius] = b.permute(2, 1, 0)
     coarse = None
     if level.guide is not None:
         cside = 2 * cfg.coarse_radius + 1
-        c = level.basis[3 * k:].view(cside * cside, 3, q) * level.coarse_w.sqrt()[:, None, None]
-        coarse = c.permute(2, 1, 0).reshape(q, 3, cside, cside)
+        c = level.basis[ch * k:].view(cside * cside, ch, q) * level.coarse_w.sqrt()[:, None, None]
+        coarse = c.permute(2, 1, 0).reshape(q, ch, cside, cside)
     return fine, coarse, -level.mean @ level.basis
 
 
 def phase_features(image: torch.Tensor, guide: torch.Tensor | None, level: Level, cfg: PyramidConfig, wrap: str,
                    phase: tuple[int, int], stride: int = 2) -> torch.Tensor:
     """(ceil((H - phase_y) / stride), ceil((W - phase_x) / stride), q): the PCA-space window features of every
-    pixel of one 2 x 2 phase group of an image (H, W, 3) and its coarse guide (``stride`` 1: of every pixel), the
+    pixel of one 2 x 2 phase group of an image (H, W, C) and its coarse guide (``stride`` 1: of every pixel), the
     same values as ``windows`` then the projection (up to float rounding), by a strided convolution of the padded
     image."""
     fine, coarse, bias = level.kernels
@@ -402,7 +404,7 @@ def fitted_levels(exemplar: np.ndarray, cfg: PyramidConfig, levels: int, seed: i
     the weights come from the cache (keyed by the exemplar's content hash ``sha`` and the fitting settings) when
     there, else are fitted and stored (without fitting there is nothing to keep). Returns (levels, True if the
     cache was used)."""
-    ex = torch.as_tensor(np.array(exemplar[..., :3]), device=device).float() / 255.0
+    ex = torch.as_tensor(np.array(exemplar), device=device).float() / 255.0
     pics = exemplar_pyramid(ex, levels)
     cache = None
     if cache_dir is not None and cfg.fit_steps > 0:
@@ -463,7 +465,8 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
         return
     # flat indices and index_select throughout: advanced indexing over two axes was 45 % of 256 -> 1024^2
     at = (coords[..., 0] * ew + coords[..., 1]).ravel()  # (H W,) flat exemplar position of every output pixel
-    colours = level.image.reshape(-1, 3).index_select(0, at).view(H, W, 3)  # the output at this level
+    ch = level.image.shape[-1]
+    colours = level.image.reshape(-1, ch).index_select(0, at).view(H, W, ch)  # the output at this level
     feats = phase_features(colours, out_guide, level, cfg, wrap, phase)
     feats = feats.reshape(-1, feats.shape[-1]).contiguous()
     fw = -(-(W - phase[1]) // 2)  # the phase group's width
@@ -513,7 +516,7 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
 
 
 def colour_distance(a: torch.Tensor, b: torch.Tensor, quantiles: int = 64) -> torch.Tensor:
-    """Sliced Wasserstein-1 distance between the colour sets of two images (..., 3): the mean gap between their
+    """Sliced Wasserstein-1 distance between the colour sets of two images (..., C; RGB read): the mean gap between their
     quantiles along 13 fixed directions of RGB (the axes, face and space diagonals). It compares proportions
     (how much of each colour), not arrangement. Not ``metrics.lab_wasserstein`` (the probe's figure): this runs
     in torch on the generator's device and in the RGB space the windows are matched in."""
@@ -521,8 +524,8 @@ def colour_distance(a: torch.Tensor, b: torch.Tensor, quantiles: int = 64) -> to
                       [0, 1, -1], [1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], dtype=a.dtype, device=a.device)
     d = d / d.norm(dim=1, keepdim=True)
     q = torch.linspace(0, 1, quantiles, dtype=a.dtype, device=a.device)
-    pa = torch.quantile(a.reshape(-1, 3) @ d.T, q, dim=0)
-    pb = torch.quantile(b.reshape(-1, 3).to(a.dtype) @ d.T, q, dim=0)
+    pa = torch.quantile(a[..., :3].reshape(-1, 3) @ d.T, q, dim=0)
+    pb = torch.quantile(b[..., :3].reshape(-1, 3).to(a.dtype) @ d.T, q, dim=0)
     return (pa - pb).abs().mean()
 
 
@@ -555,17 +558,20 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
              mode: str = "synthesize", wrap: str = "", seed: int = 0, origin: tuple[int, int] = (0, 0),
              cache_dir: Path | None = None, device: str | torch.device = "cpu",
              progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Generate a height x width texture from an exemplar (uint8 (h, w, 3)).
+    """Generate a height x width texture from an exemplar (uint8 (h, w, 3), or (h, w, 4): RGB and alpha, the
+    alpha matched as a fourth channel, so a grate's or a fence's holes keep their shape).
 
     ``mode``: ``synthesize`` or ``extend`` (the exemplar kept at ``origin``, the rest grown around it);
-    ``wrap``: x, y or xy to tile along those axes. Returns (image uint8 (H, W, 3), coordinates int (H, W, 2)
+    ``wrap``: x, y or xy to tile along those axes. Returns (image uint8 (H, W, C), coordinates int (H, W, 2)
     into the exemplar, facts: levels, steps, whether the fitted levels came from the cache)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     wrap = wrap or ""
     if wrap not in ("", "x", "y", "xy"):
         raise ValueError(f"tileable must be one of x, y, xy (or empty for none), got {wrap!r}")
-    exemplar = np.ascontiguousarray(exemplar[..., :3])
+    exemplar = np.ascontiguousarray(exemplar)
+    if exemplar.ndim != 3 or exemplar.shape[2] not in (3, 4):
+        raise ValueError(f"the exemplar must be RGB or RGB + alpha (h, w, 3 or 4), got shape {exemplar.shape}")
     eh, ew = exemplar.shape[:2]
     need = 2 * cfg.margin + 2
     if min(eh, ew) < need:
