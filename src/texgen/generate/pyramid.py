@@ -516,16 +516,20 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
 
 
 def colour_distance(a: torch.Tensor, b: torch.Tensor, quantiles: int = 64) -> torch.Tensor:
-    """Sliced Wasserstein-1 distance between the colour sets of two images (..., C; RGB read): the mean gap between their
-    quantiles along 13 fixed directions of RGB (the axes, face and space diagonals). It compares proportions
-    (how much of each colour), not arrangement. Not ``metrics.lab_wasserstein`` (the probe's figure): this runs
-    in torch on the generator's device and in the RGB space the windows are matched in."""
+    """Sliced Wasserstein-1 distance between the colour sets of two images (..., C): the mean gap between their
+    quantiles along 13 fixed directions of RGB (the axes, face and space diagonals), and along the alpha axis when
+    there is one (the share of holes). It compares proportions (how much of each colour), not arrangement. Not
+    ``metrics.lab_wasserstein`` (the probe's figure): this runs in torch on the generator's device and in the RGB
+    space the windows are matched in."""
     d = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, -1, 0], [1, 0, -1],
                       [0, 1, -1], [1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], dtype=a.dtype, device=a.device)
     d = d / d.norm(dim=1, keepdim=True)
+    ch = a.shape[-1]
+    if ch == 4:
+        d = torch.cat([F.pad(d, (0, 1)), torch.tensor([[0.0, 0.0, 0.0, 1.0]], dtype=a.dtype, device=a.device)])
     q = torch.linspace(0, 1, quantiles, dtype=a.dtype, device=a.device)
-    pa = torch.quantile(a[..., :3].reshape(-1, 3) @ d.T, q, dim=0)
-    pb = torch.quantile(b[..., :3].reshape(-1, 3).to(a.dtype) @ d.T, q, dim=0)
+    pa = torch.quantile(a.reshape(-1, ch) @ d.T, q, dim=0)
+    pb = torch.quantile(b.reshape(-1, ch).to(a.dtype) @ d.T, q, dim=0)
     return (pa - pb).abs().mean()
 
 
