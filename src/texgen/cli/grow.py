@@ -57,6 +57,9 @@ ADV = "advanced"
          arg("--lattice", type=float, default=None, group=ADV,
              help="repeat an exemplar that repeats along two directions (its self-distance below this at two short "
                   "shifts; default 0.2; 0 = off)"),
+         arg("--courses", type=float, default=None, group=ADV,
+             help="keep the rows (or columns) of an exemplar whose rows repeat with a slide straight: brick courses, "
+                  "planks, siding, ribs (its self-distance below this one repeat down; default 0.2; 0 = off)"),
          arg("--cache-dir", default=None, group=ADV,
              help="where fitted levels are kept (default $TEXGEN_CACHE or ~/.cache/texgen/grow)"),
          torch_threads=True)
@@ -86,7 +89,7 @@ def grow(a) -> None:
     elif a.variant:
         raise SystemExit(f"error: --variant {a.variant} needs the config that defines it (--config {a.config}: "
                          "no such file)")
-    for key in ("temperature", "passes", "coarsest", "radius", "fit_steps", "proportions", "lattice"):
+    for key in ("temperature", "passes", "coarsest", "radius", "fit_steps", "proportions", "lattice", "courses"):
         if getattr(a, key) is not None:
             settings[key] = getattr(a, key)
     try:

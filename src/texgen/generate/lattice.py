@@ -87,6 +87,38 @@ def find_lattice(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
     return None
 
 
+def find_courses(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.3,
+                 shortest: int = 3) -> tuple[int, float] | None:
+    """(axis, period): the exemplar's rows (axis 0) or columns (axis 1) repeat every ``period`` px, each repeat
+    free to slide along them (brick courses, planks, siding, corrugated metal), or None.
+
+    The profile along an axis is the lowest ``self_distance`` over every shift along the other axis (at most half
+    the side): bricks repeat one course down with a half-brick slide. A period is the shortest shift of at least
+    ``shortest`` and at most half the side that is a local minimum of the profile below ``threshold``, with a
+    ridge of ``ridge`` above it on the way from no shift, refined to a fraction of a pixel by a parabola; when
+    both axes have one, the axis whose repeat matches better. Ribs that run along an axis match themselves under
+    any shift along it, so they give no period along it (no ridge), only across."""
+    h, w = exemplar.shape[:2]
+    d = self_distance(exemplar)
+    H, W = d.shape
+    best = None
+    for axis, (n, m) in enumerate(((h, w), (w, h))):
+        slide = np.arange(-(m // 2), m // 2 + 1)
+        t = np.arange(n // 2 + 2)
+        grid = d[t[:, None] % H, slide[None] % W] if axis == 0 else d[slide[None] % H, t[:, None] % W]
+        profile = grid.min(1)
+        for k in range(shortest, n // 2 + 1):
+            v = profile[k]
+            if v < threshold and v <= profile[k - 1] and v <= profile[k + 1] and \
+                    profile[int(0.1 * k): int(0.9 * k) + 1].max() >= v + ridge:
+                bend = profile[k - 1] - 2 * v + profile[k + 1]
+                period = k + (0.5 * (profile[k - 1] - profile[k + 1]) / bend if bend > 1e-12 else 0.0)
+                if best is None or v < best[0]:
+                    best = (v, axis, float(period))
+                break
+    return None if best is None else (best[1], best[2])
+
+
 def _reduced(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lagrange-Gauss reduction: the two shortest vectors that span the same lattice as a and b."""
     if a @ a > b @ b:

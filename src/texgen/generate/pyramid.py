@@ -47,7 +47,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from texgen.generate.lattice import find_lattice, fitted_basis, lattice_coordinates
+from texgen.generate.lattice import find_courses, find_lattice, fitted_basis, lattice_coordinates
 
 MODES = ("synthesize", "extend")
 _CHUNK = 1 << 16  # pixels whose candidates are scored at once: bounds memory (a 2048^2 phase group scored at once
@@ -85,6 +85,9 @@ class PyramidConfig:
     proportions_tries: int = 3  # periodic starts drawn; the one nearest the exemplar's colours is the candidate
     lattice: float = 0.2  # an exemplar that matches itself this closely under two short shifts (``find_lattice``)
     # is grown by repeating that lattice with one phase (a dot grid stays a grid); 0 = off
+    courses: float = 0.2  # an exemplar whose rows (or columns) repeat this closely, each repeat free to slide along
+    # them (``find_courses``: brick courses, planks, siding, ribs), keeps them straight: every pixel copies from a
+    # row in the same phase of the repeat; 0 = off
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "PyramidConfig":
@@ -445,12 +448,48 @@ def _clamp(c: torch.Tensor, level: Level) -> torch.Tensor:
     return torch.maximum(torch.minimum(c, hi), lo)
 
 
+def _phase_error(c: torch.Tensor, p: torch.Tensor, lock: tuple[int, float, float, float]) -> torch.Tensor:
+    """How far (px, signed, within half a period) exemplar positions ``c`` along the locked axis lie from the phase
+    that output positions ``p`` ask for: ``lock`` = (axis, the exemplar's period, the output's period, phase); a
+    fitted output period (a whole number of repeats on a wrapped side) stretches the exemplar's phase to it."""
+    _, period, out_period, phase = lock
+    want = torch.remainder(p - phase, out_period) * (period / out_period)
+    return torch.remainder(c.double() - want + period / 2, period) - period / 2
+
+
+def _snap(c: torch.Tensor, p: torch.Tensor, lock: tuple[int, float, float, float], lo: int, hi: int) -> torch.Tensor:
+    """Exemplar coordinates ``c`` along the locked axis of pixels at output positions ``p`` (same shape), moved to
+    the nearest value inside [lo, hi] in phase (``_phase_error`` within half a pixel); a pixel with no such value
+    inside keeps its own."""
+    period = lock[1]
+    base = c.double() - _phase_error(c, p, lock)
+    k = torch.arange(-(int((hi - lo) / period) + 2), int((hi - lo) / period) + 3, device=c.device)
+    options = torch.round(base[..., None] + k * period)
+    far = (options - c[..., None]).abs().masked_fill((options < lo) | (options > hi), float("inf"))
+    near, at = far.min(-1)
+    return torch.where(near.isfinite(), options.gather(-1, at[..., None])[..., 0].long(), c)
+
+
+def _snap_coords(coords: torch.Tensor, lock: tuple[int, float, float, float] | None, level: Level) -> torch.Tensor:
+    """(H, W, 2) coordinates with the locked axis snapped (``_snap``) at every pixel; unchanged without a lock."""
+    if lock is None:
+        return coords
+    axis = lock[0]
+    p = torch.arange(coords.shape[axis], device=coords.device)
+    p = p[:, None].expand(coords.shape[:2]) if axis == 0 else p[None].expand(coords.shape[:2])
+    out = coords.clone()
+    out[..., axis] = _snap(coords[..., axis], p, lock, level.lo[axis], level.hi[axis])
+    return out
+
+
 def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out_guide: torch.Tensor | None,
              cfg: PyramidConfig, wrap: str, gen: torch.Generator, phase: tuple[int, int],
-             coherence: float = 0.0, coarsest: bool = False) -> None:
+             coherence: float = 0.0, coarsest: bool = False, lock: tuple[int, float, float, float] | None = None) -> None:
     """Draw new coordinates, in place, for the pixels of one 2 x 2 phase group of coords (H, W, 2);
     ``coherence``: distance taken off a candidate per further neighbour whose shifted coordinate it is;
-    ``coarsest``: the coarsest level's occurrence penalty and rarity discount apply."""
+    ``coarsest``: the coarsest level's occurrence penalty and rarity discount apply; ``lock`` (axis, periods,
+    phase): only candidates in phase with the repeat along the axis (``_phase_error``) may be drawn (the random
+    ones are snapped into phase)."""
     H, W = coords.shape[:2]
     dev = coords.device
     ew = level.image.shape[1]
@@ -478,6 +517,12 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
     if cfg.randoms:
         ry = torch.randint(level.lo[0], level.hi[0] + 1, (len(ys), cfg.randoms), generator=gen).to(dev)
         rx = torch.randint(level.lo[1], level.hi[1] + 1, (len(ys), cfg.randoms), generator=gen).to(dev)
+        if lock is not None:
+            own = (ys if lock[0] == 0 else xs)[:, None].expand(ry.shape)
+            if lock[0] == 0:
+                ry = _snap(ry, own, lock, level.lo[0], level.hi[0])
+            else:
+                rx = _snap(rx, own, lock, level.lo[1], level.hi[1])
         randoms = ry * ew + rx
     nb = offsets(1).to(dev)
     flat_coords = coords.view(-1, 2)
@@ -505,6 +550,10 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
         if coherence:  # a candidate that several neighbours agree on continues a larger copied patch
             votes = (cand[:, :, None] == flat[:, None, :]).sum(-1)
             d = d - coherence * (votes - 1).clamp_min(0).float()
+        if lock is not None:  # out of phase with the repeat: a course would step up or down here
+            along = cand // ew if lock[0] == 0 else cand % ew
+            off = _phase_error(along, (y if lock[0] == 0 else x)[:, None].expand(along.shape), lock)
+            d = d.masked_fill(off.abs() > 0.5 + 1e-6, float("inf"))
         logits = -d
         if cfg.temperature > 0:
             u = torch.rand(logits.shape, generator=gen).to(dev).clamp_(1e-12, 1.0)
@@ -611,6 +660,18 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
                                                             fitted_basis(basis, (H, W), wrap)), device=dev)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
         first = 0
+    courses = find_courses(exemplar, cfg.courses) if cfg.courses > 0 and repeat is None else None
+    lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
+    if courses is not None:
+        axis, period = courses
+        side = H if axis == 0 else W
+        out_period = period
+        if "yx"[axis] in wrap:  # a whole number of repeats must fit the wrapped side, or a course breaks at the seam
+            whole = max(1, round(side / period))
+            out_period = side / whole if abs(side / whole - period) <= 0.05 * period else None
+        if out_period is not None:
+            lock = (axis, period, out_period, float(origin[axis]) if mode == "extend"
+                    else float(torch.rand((), generator=gen)) * out_period)
     for li in range(first + 1):
         _prepare(pyramid[li], cfg, gen, rarity=li == levels - 1 and cfg.uniqueness > 0)
     tries = cfg.proportions_tries if cfg.proportions > 0 and lattice_field is None else 0
@@ -628,6 +689,9 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         if mode == "extend":  # the seed's blocks wholly inside it keep their own coordinates
             fixed, own = _seed_at_level(shape, origin, (eh, ew), s, dev)
         coords_from_blocks = coords is None
+        # the lock at this level, where the repeat spans 8 px or more: at every level down to 2 px it held the
+        # coarse layout to a few positions in phase (8 repeating demo crops, pooled SWD 50.3 against 42.7)
+        lv_lock = (lock[0], lock[1] / s, lock[2] / s, lock[3] / s) if lock is not None and lock[1] / s >= 8 else None
         if lattice_field is not None:  # the finest level only (above)
             coords, passes = _clamp(lattice_field, lv), cfg.passes
             out_guide = lv.guide[coords[..., 0], coords[..., 1]] if lv.guide is not None else None
@@ -640,6 +704,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
                                             torch.arange(shape[1], device=dev) % 2, indexing="ij"), -1)
             coords = _clamp(up[: shape[0], : shape[1]] + ph, lv)
             passes = cfg.passes
+        coords = _snap_coords(coords, lv_lock, lv)
         if fixed is not None:
             coords[fixed] = own[fixed]
 
@@ -653,7 +718,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
                 coherent = li > 0 and pi >= mixing
                 for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
                     _correct(c, fixed, lv, out_guide, cfg, wrap, g, phase, cfg.coherence if coherent else 0.0,
-                             coarsest=li == levels - 1)
+                             coarsest=li == levels - 1, lock=lv_lock)
                     step += 1
                     if progress:
                         progress(step, total)
@@ -666,7 +731,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             near = colour_distance(lv.image[coords[..., 0], coords[..., 1]], lv.image)
             best = None
             for _ in range(cfg.proportions_tries):
-                start = _random_blocks(shape, lv, max(cfg.block, min(shape) // 2), pgen, periodic=True)
+                start = _snap_coords(_random_blocks(shape, lv, max(cfg.block, min(shape) // 2), pgen, periodic=True),
+                                     lv_lock, lv)
                 if fixed is not None:
                     start[fixed] = own[fixed]
                 correct(start, 1, 0, pgen)
@@ -682,7 +748,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     coords = coords[:height, :width]
     image = exemplar[coords[..., 0].cpu().numpy(), coords[..., 1].cpu().numpy()]
     facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha,
-             "proportions_start": proportions_start, "lattice": [list(v) for v in repeat] if repeat else None}
+             "proportions_start": proportions_start, "lattice": [list(v) for v in repeat] if repeat else None,
+             "courses": [lock[0], round(lock[1], 3)] if lock is not None else None}
     return image, coords.cpu().numpy(), facts
 
 
