@@ -28,7 +28,8 @@ blocks, nothing is pasted at a fixed place) and ``extend`` (a kept seed at a pla
 grown around it: the seed's pixels keep their own coordinates at every level where their block lies wholly
 inside it). An exemplar that repeats along two directions (``lattice.find_lattice``) is instead laid out by its
 lattice, one phase everywhere, and only the finest level is corrected, so a dot grid or a tile grid stays
-regular. Companion maps (normal, roughness, height, ...) are read through the final coordinates
+regular; one whose rows repeat with a slide (``lattice.find_courses``: siding, planks, ribs) draws every pixel
+from a row in phase with the repeat, so its courses stay straight. Companion maps (normal, roughness, height, ...) are read through the final coordinates
 (``apply_coordinates``), so a known per-pixel relation between the colour map and a companion map holds
 exactly in the output.
 """
