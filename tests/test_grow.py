@@ -575,3 +575,10 @@ def test_courses_stay_straight(wrap):
         off, facts_off = pure(PyramidConfig(courses=0), seed)
         assert facts["courses"][0] == 0 and facts_off["courses"] is None
         assert on >= 0.9 and on > off + 0.1, (on, off)
+    # extend: the seed is kept where it is and the rows grown around it continue its courses (measured 1.0 plain;
+    # tileable 0.86: the seed keeps its own 11.0 px repeat while the rest is stretched to 10.67 px so that 15 fit
+    # the side, and rows where the two meet are mixed; without the lock 0.58-0.71 either way)
+    out, coords, facts = generate(board, 160, 160, PyramidConfig(), "extend", wrap, seed=0, origin=(21, 30))
+    assert np.array_equal(out[21:117, 30:126], board) and facts["courses"][0] == 0
+    share = joint[coords[..., 0], coords[..., 1]].mean(1)
+    assert ((share < 0.1) | (share > 0.9)).mean() >= (0.95 if not wrap else 0.8)

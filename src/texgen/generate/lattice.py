@@ -42,8 +42,8 @@ def self_distance(exemplar: np.ndarray) -> np.ndarray:
     return total / np.maximum(overlap, 1.0) / (2 * sq.mean() + 1e-12)
 
 
-def find_lattice(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.3,
-                 shortest: int = 3) -> tuple[tuple[int, int], tuple[int, int]] | None:
+def find_lattice(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.3, shortest: int = 3,
+                 distance: np.ndarray | None = None) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """The exemplar's two repeat vectors (a, b) as (dy, dx) pairs, or None when it does not repeat along two
     directions.
 
@@ -52,9 +52,10 @@ def find_lattice(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
     way from no shift (a smooth texture matches itself under small shifts without repeating). ``a`` is the
     shortest repeat; ``b`` the shortest one not nearly parallel to it. A texture that repeats along one direction
     only (stripes, planks) gets None: completed by the exemplar's own side, the repeat stamped the exemplar's
-    border across the output (corrugated metal, session 21), and the block starts do better there."""
+    border across the output (corrugated metal, session 21), and ``find_courses`` keeps such rows straight.
+    ``distance``: the exemplar's ``self_distance`` when already computed (0.75 s at 1024 px, 3.2 s at 2048 px)."""
     h, w = exemplar.shape[:2]
-    d = self_distance(exemplar)
+    d = self_distance(exemplar) if distance is None else distance
     H, W = d.shape
     dy, dx = np.meshgrid(np.arange(h // 2 + 1), np.arange(-(w // 2), w // 2 + 1), indexing="ij")
     at = d[dy % H, dx % W]
@@ -87,8 +88,8 @@ def find_lattice(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
     return None
 
 
-def find_courses(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.3,
-                 shortest: int = 3) -> tuple[int, float] | None:
+def find_courses(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.3, shortest: int = 3,
+                 distance: np.ndarray | None = None) -> tuple[int, float] | None:
     """(axis, period): the exemplar's rows (axis 0) or columns (axis 1) repeat every ``period`` px, each repeat
     free to slide along them (brick courses, planks, siding, corrugated metal), or None.
 
@@ -97,9 +98,10 @@ def find_courses(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
     ``shortest`` and at most half the side that is a local minimum of the profile below ``threshold``, with a
     ridge of ``ridge`` above it on the way from no shift, refined to a fraction of a pixel by a parabola; when
     both axes have one, the axis whose repeat matches better. Ribs that run along an axis match themselves under
-    any shift along it, so they give no period along it (no ridge), only across."""
+    any shift along it, so they give no period along it (no ridge), only across. ``distance``: as in
+    ``find_lattice``."""
     h, w = exemplar.shape[:2]
-    d = self_distance(exemplar)
+    d = self_distance(exemplar) if distance is None else distance
     H, W = d.shape
     best = None
     for axis, (n, m) in enumerate(((h, w), (w, h))):

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from texgen.generate.lattice import find_courses, find_lattice, fitted_basis, lattice_coordinates
+from texgen.generate.lattice import find_courses, find_lattice, fitted_basis, lattice_coordinates, self_distance
 
 MODES = ("synthesize", "extend")
 _CHUNK = 1 << 16  # pixels whose candidates are scored at once: bounds memory (a 2048^2 phase group scored at once
@@ -645,7 +645,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     gen = torch.Generator().manual_seed(seed)
     sha = exemplar_sha256(exemplar)
     pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev, sha)
-    repeat = find_lattice(exemplar, cfg.lattice) if cfg.lattice > 0 else None
+    distance = self_distance(exemplar) if cfg.lattice > 0 or cfg.courses > 0 else None  # shared by both searches
+    repeat = find_lattice(exemplar, cfg.lattice, distance=distance) if cfg.lattice > 0 else None
     lattice_field = None
     first = levels - 1  # the level generation starts at
     if repeat is not None:
@@ -661,7 +662,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
                                                             fitted_basis(basis, (H, W), wrap)), device=dev)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
         first = 0
-    courses = find_courses(exemplar, cfg.courses) if cfg.courses > 0 and repeat is None else None
+    courses = find_courses(exemplar, cfg.courses, distance=distance) if cfg.courses > 0 and repeat is None else None
     lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
     if courses is not None:
         axis, period = courses
