@@ -29,9 +29,9 @@ grown around it: the seed's pixels keep their own coordinates at every level whe
 inside it). An exemplar that repeats along two directions (``lattice.find_lattice``) is instead laid out by its
 lattice, one phase everywhere, and only the finest level is corrected, so a dot grid or a tile grid stays
 regular; one whose rows repeat with a slide (``lattice.find_courses``: siding, planks, ribs) draws every pixel
-from a row in phase with the repeat, so its courses stay straight. Companion maps (normal, roughness, height, ...) are read through the final coordinates
-(``apply_coordinates``), so a known per-pixel relation between the colour map and a companion map holds
-exactly in the output.
+from a row in phase with the repeat, so its courses stay straight. Companion maps (normal, roughness, height,
+...) are read through the final coordinates (``apply_coordinates``), so a known per-pixel relation between the
+colour map and a companion map holds exactly in the output; an alpha channel is matched as a fourth colour.
 """
 
 from __future__ import annotations
@@ -247,13 +247,13 @@ def fit_level(image: torch.Tensor, guide: torch.Tensor | None, cfg: PyramidConfi
 def _prepare(level: Level, cfg: PyramidConfig, gen: torch.Generator, rarity: bool = False) -> None:
     """Weighted window features of every exemplar position in PCA space, the k-coherence sets and (``rarity``)
     each window's distance to its nearest other one. The (h w, D) windows themselves are never held at once:
-    their mean is a mean of shifted images (``_window_mean``), the PCA is fitted on a sample of at most 8,192 and every position's features
-    come from ``phase_features`` (a 1024 px exemplar's windows were 1.5 GB, D = 363 + 27 floats a position)."""
+    their mean is a mean of shifted images (``_window_mean``), the PCA is fitted on a sample of at most 8,192 and
+    every position's features come from ``phase_features`` (a 1024 px exemplar's windows were 1.5 GB, D = 363 +
+    27 floats a position)."""
     h, w = level.image.shape[:2]
     dev = level.image.device
     valid = _valid_mask(level).ravel()
     pos = torch.nonzero(valid).ravel()
-
     mean = _window_mean(level, cfg)
     if len(pos) > 8192:
         pos = pos[torch.randperm(len(pos), generator=gen)[:8192].to(dev)]
@@ -485,7 +485,8 @@ def _snap_coords(coords: torch.Tensor, lock: tuple[int, float, float, float] | N
 
 def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out_guide: torch.Tensor | None,
              cfg: PyramidConfig, wrap: str, gen: torch.Generator, phase: tuple[int, int],
-             coherence: float = 0.0, coarsest: bool = False, lock: tuple[int, float, float, float] | None = None) -> None:
+             coherence: float = 0.0, coarsest: bool = False,
+             lock: tuple[int, float, float, float] | None = None) -> None:
     """Draw new coordinates, in place, for the pixels of one 2 x 2 phase group of coords (H, W, 2);
     ``coherence``: distance taken off a candidate per further neighbour whose shifted coordinate it is;
     ``coarsest``: the coarsest level's occurrence penalty and rarity discount apply; ``lock`` (axis, periods,
