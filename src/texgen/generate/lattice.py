@@ -20,7 +20,6 @@ def self_distance(exemplar: np.ndarray) -> np.ndarray:
     exemplar repeats exactly, about 1 for an unrelated shift. Computed by FFT correlations (a 256 px exemplar
     in a fraction of a second). Every channel counts (an alpha channel's holes too)."""
     e = np.asarray(exemplar, np.float64)
-    e = e[..., None] if e.ndim == 2 else e
     e = e - e.mean((0, 1))
     h, w = e.shape[:2]
     shape = (2 * h, 2 * w)
