@@ -8,8 +8,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: demo test test-fast test-gpu setup lint clean system-deps
 
+# a CI machine once failed in venv's ensurepip (exit 1, nothing more said): then the venv is made without pip and
+# pip is put into it by the interpreter's own pip
 $(STAMP): requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { echo "venv: ensurepip failed; making $(VENV) without pip and installing pip into it"; \
+	  rm -rf $(VENV) && $(PYTHON) -m venv --without-pip $(VENV) && \
+	  $(PYTHON) -m pip --python $(BIN)/python install --quiet --disable-pip-version-check pip; }
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
