@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from texgen.generate.lattice import find_courses, find_lattice, fitted_basis, lattice_coordinates, self_distance
 
 MODES = ("synthesize", "extend")
+_LOCK_SPAN = 8  # px: a course lock applies at a level where the repeat spans at least this
 _CHUNK = 1 << 16  # pixels whose candidates are scored at once: memory then grows with the output, not with
 # P x C x q floats (with the exemplar's features by convolution: 1024 -> 2048^2 peak 5.1 -> 1.3 GB, measured)
 
@@ -86,7 +87,7 @@ class PyramidConfig:
     proportions_tries: int = 3  # periodic starts drawn; the one nearest the exemplar's colours is the candidate
     lattice: float = 0.2  # an exemplar that matches itself this closely under two short shifts (``find_lattice``)
     # is grown by repeating that lattice with one phase (a dot grid stays a grid); 0 = off
-    courses: float = 0.2  # an exemplar whose rows (or columns) repeat this closely, each repeat free to slide along
+    courses: float = 0.25  # an exemplar whose rows (or columns) repeat this closely, each repeat free to slide along
     # them (``find_courses``: brick courses, planks, siding, ribs), keeps them straight: every pixel copies from a
     # row in the same phase of the repeat; 0 = off
 
@@ -637,7 +638,16 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         raise ValueError(f"the output size must be positive, got {height}x{width}")
     if mode == "extend" and (origin[0] + eh > height or origin[1] + ew > width or min(origin) < 0):
         raise ValueError(f"extend: the seed ({eh}x{ew}) at {origin} does not fit in {height}x{width}")
+    distance = self_distance(exemplar) if cfg.lattice > 0 or cfg.courses > 0 else None  # shared by both searches
+    repeat = find_lattice(exemplar, cfg.lattice, distance=distance) if cfg.lattice > 0 else None
+    courses = find_courses(exemplar, cfg.courses, distance=distance) if cfg.courses > 0 and repeat is None else None
     levels = level_count(min(eh, ew), cfg)
+    if courses is not None and courses[1] >= _LOCK_SPAN:
+        # few enough levels that the repeat spans _LOCK_SPAN px at the coarsest, so every level is locked: unlocked,
+        # the coarsest level laid out bricks and parquet blocks without their joints (a 3 px joint is under a pixel
+        # there) and the locked levels below kept it (25 repeating demo crops, per-texture SWD 180.6 -> 136.8,
+        # G'MIC 153.9; session 24)
+        levels = min(levels, 1 + int(math.floor(math.log2(courses[1] / _LOCK_SPAN))))
     if wrap:  # every level's seam must fall on the next one's: sides divisible by 2^(levels - 1)
         while levels > 1 and any(s % 2 ** (levels - 1) for s, a in ((height, "y"), (width, "x")) if a in wrap):
             levels -= 1
@@ -647,8 +657,6 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     gen = torch.Generator().manual_seed(seed)
     sha = exemplar_sha256(exemplar)
     pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev, sha)
-    distance = self_distance(exemplar) if cfg.lattice > 0 or cfg.courses > 0 else None  # shared by both searches
-    repeat = find_lattice(exemplar, cfg.lattice, distance=distance) if cfg.lattice > 0 else None
     lattice_field = None
     first = levels - 1  # the level generation starts at
     if repeat is not None:
@@ -664,7 +672,6 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
                                                             fitted_basis(basis, (H, W), wrap)), device=dev)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
         first = 0
-    courses = find_courses(exemplar, cfg.courses, distance=distance) if cfg.courses > 0 and repeat is None else None
     lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
     if courses is not None:
         axis, period = courses
@@ -693,9 +700,10 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         if mode == "extend":  # the seed's blocks wholly inside it keep their own coordinates
             fixed, own = _seed_at_level(shape, origin, (eh, ew), s, dev)
         coords_from_blocks = coords is None
-        # the lock at this level, where the repeat spans 8 px or more: at every level down to 2 px it held the
-        # coarse layout to a few positions in phase (8 repeating demo crops, pooled SWD 50.3 against 42.7)
-        lv_lock = (lock[0], lock[1] / s, lock[2] / s, lock[3] / s) if lock is not None and lock[1] / s >= 8 else None
+        # the lock at this level, where the repeat spans _LOCK_SPAN px or more (with the levels capped above, every
+        # level): at every level down to 2 px it held the coarse layout to a few positions in phase (8 repeating demo
+        # crops, pooled SWD 50.3 against 42.7)
+        lv_lock = (lock[0], lock[1] / s, lock[2] / s, lock[3] / s) if lock is not None and lock[1] / s >= _LOCK_SPAN else None
         if lattice_field is not None:  # the finest level only (above)
             coords, passes = _clamp(lattice_field, lv), cfg.passes
             out_guide = lv.guide[coords[..., 0], coords[..., 1]] if lv.guide is not None else None
