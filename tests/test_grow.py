@@ -36,8 +36,10 @@ def test_defaults_are_the_schemas():
 
 
 def test_levels_follow_the_exemplar_size():
-    cfg = PyramidConfig()
-    assert [level_count(s, cfg) for s in (16, 32, 64, 128, 256)] == [1, 2, 3, 4, 5]
+    sides = (16, 32, 64, 128, 256, 1024)
+    assert [level_count(s, PyramidConfig()) for s in sides] == [1, 2, 3, 3, 3, 3]  # at most max_levels = 3
+    assert [level_count(s, PyramidConfig(max_levels=0)) for s in sides] == [1, 2, 3, 4, 5, 7]
+    assert [level_count(s, PyramidConfig(coarsest=32)) for s in sides] == [1, 1, 2, 3, 3, 3]
 
 
 @pytest.mark.parametrize("wrap", ["", "xy"])

@@ -48,6 +48,8 @@ ADV = "advanced"
              help="0: each pixel takes its most likely candidate; > 0: a random draw, sharper when smaller"),
          arg("--passes", type=int, default=None, help="correction passes per finer level", group=ADV),
          arg("--coarsest", type=int, default=None, help="exemplar side at the coarsest level (px)", group=ADV),
+         arg("--max-levels", type=int, default=None, group=ADV,
+             help="at most this many pyramid levels (default 3; 0 = as many as --coarsest allows)"),
          arg("--radius", type=int, default=None, help="window radius at every level", group=ADV),
          arg("--fit-steps", type=int, default=None, help="test-time training steps per level", group=ADV),
          arg("--proportions", type=float, default=None, group=ADV,
@@ -59,7 +61,7 @@ ADV = "advanced"
                   "shifts; default 0.2; 0 = off)"),
          arg("--courses", type=float, default=None, group=ADV,
              help="keep the rows (or columns) of an exemplar whose rows repeat with a slide straight: brick courses, "
-                  "planks, siding, ribs (its self-distance below this one repeat down; default 0.2; 0 = off)"),
+                  "planks, siding, ribs (its self-distance below this one repeat down; default 0.25; 0 = off)"),
          arg("--cache-dir", default=None, group=ADV,
              help="where fitted levels are kept (default $TEXGEN_CACHE or ~/.cache/texgen/grow)"),
          torch_threads=True)
@@ -89,7 +91,7 @@ def grow(a) -> None:
     elif a.variant:
         raise SystemExit(f"error: --variant {a.variant} needs the config that defines it (--config {a.config}: "
                          "no such file)")
-    for key in ("temperature", "passes", "coarsest", "radius", "fit_steps", "proportions", "lattice", "courses"):
+    for key in ("temperature", "passes", "coarsest", "max_levels", "radius", "fit_steps", "proportions", "lattice", "courses"):
         if getattr(a, key) is not None:
             settings[key] = getattr(a, key)
     try:
