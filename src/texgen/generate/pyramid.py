@@ -748,9 +748,13 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             pgen = torch.Generator().manual_seed(seed + 7919)
             near = colour_distance(lv.image[coords[..., 0], coords[..., 1]], lv.image)
             best = None
+            # cells one exemplar side wide, so that no cell holds the exemplar twice: cells of half the output's
+            # side held it 2 x 2 times at the coarsest level, and the output kept repeating at the exemplar's
+            # period (self-distance at that shift under 0.5 in 35 % of held-out set D4's 40 textures and 46 % of
+            # P128's 24; now 5 % and 4 %, G'MIC 2 % and 4 %; pooled SWD 29.4 -> 29.0 and 21.2 -> 21.1; session 24)
+            cell = max(cfg.block, min(lv.image.shape[:2]))
             for _ in range(cfg.proportions_tries):
-                start = _snap_coords(_random_blocks(shape, lv, max(cfg.block, min(shape) // 2), pgen, periodic=True),
-                                     lv_lock, lv)
+                start = _snap_coords(_random_blocks(shape, lv, cell, pgen, periodic=True), lv_lock, lv)
                 if fixed is not None:
                     start[fixed] = own[fixed]
                 correct(start, 1, 0, pgen)
