@@ -751,7 +751,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             # cells one exemplar side wide, so that no cell holds the exemplar twice: cells of half the output's
             # side held it 2 x 2 times at the coarsest level, and the output kept repeating at the exemplar's
             # period (self-distance at that shift under 0.5 in 35 % of held-out set D4's 40 textures and 46 % of
-            # P128's 24; now 5 % and 4 %, G'MIC 2 % and 4 %; pooled SWD 29.4 -> 29.0 and 21.2 -> 21.1; session 24).
+            # P128's 24; now 5 % and 4 %, G'MIC 2 % and 4 %; pooled SWD 30.6 -> 29.0 and 21.2 -> 21.1; session 24).
             # Not where courses repeat: there the repeat is the texture (a parquet's basket weave broke at the
             # narrower cells' borders; the 25 demo crops with courses 139.3 -> 144.2 per texture)
             cell = max(cfg.block, min(shape) // 2 if lock is not None else min(lv.image.shape[:2]))
