@@ -647,20 +647,31 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     distance = self_distance(exemplar) if cfg.lattice > 0 or cfg.courses > 0 else None  # shared by both searches
     repeat = find_lattice(exemplar, cfg.lattice, distance=distance) if cfg.lattice > 0 else None
     courses = find_courses(exemplar, cfg.courses, distance=distance) if cfg.courses > 0 and repeat is None else None
+    gen = torch.Generator().manual_seed(seed)
+    lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
+    if courses is not None:
+        axis, period = courses
+        side = (height, width)[axis]  # a wrapped side is kept as it is (the levels below are fitted to it)
+        out_period = period
+        if "yx"[axis] in wrap:  # a whole number of repeats must fit the wrapped side, or a course breaks at the seam
+            whole = max(1, round(side / period))
+            out_period = side / whole if abs(side / whole - period) <= 0.05 * period else None
+        if out_period is not None:
+            lock = (axis, period, out_period, float(origin[axis]) if mode == "extend"
+                    else float(torch.rand((), generator=gen)) * out_period)
     levels = level_count(min(eh, ew), cfg)
-    if courses is not None and courses[1] >= _LOCK_SPAN:
+    if lock is not None and lock[1] >= _LOCK_SPAN:
         # few enough levels that the repeat spans _LOCK_SPAN px at the coarsest, so every level is locked: unlocked,
         # the coarsest level laid out bricks and parquet blocks without their joints (a 3 px joint is under a pixel
-        # there) and the locked levels below kept it (25 repeating demo crops, per-texture SWD 180.6 -> 136.8,
-        # G'MIC 153.9; session 24)
-        levels = min(levels, 1 + int(math.floor(math.log2(courses[1] / _LOCK_SPAN))))
+        # there) and the locked levels below kept it (25 repeating demo crops, per-texture SWD 180.6 / 183.2 ->
+        # 139.3 / 141.0 over two seeds, G'MIC 153.9; session 24)
+        levels = min(levels, 1 + int(math.floor(math.log2(lock[1] / _LOCK_SPAN))))
     if wrap:  # every level's seam must fall on the next one's: sides divisible by 2^(levels - 1)
         while levels > 1 and any(s % 2 ** (levels - 1) for s, a in ((height, "y"), (width, "x")) if a in wrap):
             levels -= 1
     unit = 2 ** (levels - 1)
     H, W = -(-height // unit) * unit, -(-width // unit) * unit  # unwrapped sides: grown, then cropped
     dev = torch.device(device)
-    gen = torch.Generator().manual_seed(seed)
     sha = exemplar_sha256(exemplar)
     pyramid, cached = fitted_levels(exemplar, cfg, levels, seed, cache_dir, dev, sha)
     lattice_field = None
@@ -678,17 +689,6 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
                                                             fitted_basis(basis, (H, W), wrap)), device=dev)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
         first = 0
-    lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
-    if courses is not None:
-        axis, period = courses
-        side = H if axis == 0 else W
-        out_period = period
-        if "yx"[axis] in wrap:  # a whole number of repeats must fit the wrapped side, or a course breaks at the seam
-            whole = max(1, round(side / period))
-            out_period = side / whole if abs(side / whole - period) <= 0.05 * period else None
-        if out_period is not None:
-            lock = (axis, period, out_period, float(origin[axis]) if mode == "extend"
-                    else float(torch.rand((), generator=gen)) * out_period)
     for li in range(first + 1):
         _prepare(pyramid[li], cfg, gen, rarity=li == levels - 1 and cfg.uniqueness > 0)
     tries = cfg.proportions_tries if cfg.proportions > 0 and lattice_field is None else 0
