@@ -429,7 +429,8 @@ def test_contrast_floor_keeps_a_faint_texture_coherent_and_the_same_as_a_stronge
         return ((c[:, 1:] - c[:, :-1]) == [0, 1]).all(-1).mean()
 
     faint, strong = rgb(100 + a), rgb(100 + 5 * a)
-    shuffled = generate(faint, 128, 128, PyramidConfig(contrast=0), seed=3)[1]
+    # without the heal pass, which rejoins some shuffled pixels (37 % continue with it and no floor)
+    shuffled = generate(faint, 128, 128, PyramidConfig(contrast=0, heal=0), seed=3)[1]
     kept = generate(faint, 128, 128, PyramidConfig(), seed=3)[1]
     assert continued(shuffled) < 0.2 < 0.5 < continued(kept)
     below = [generate(e, 128, 128, PyramidConfig(contrast=1e6), seed=3)[1] for e in (faint, strong)]
@@ -624,3 +625,28 @@ def test_proportions_start_does_not_repeat_the_exemplar():
                 d = self_distance(out.astype(np.float64))
                 assert min(d[64, 0], d[0, 64]) > 0.75, (name, seed, d[64, 0], d[0, 64])
     assert taken >= 4  # measured 6 of 6
+
+
+def _isolated_share(coords: np.ndarray) -> float:
+    """Share of output pixels whose exemplar coordinate continues none of its 8 neighbours' (wrapped): single
+    pixels copied from elsewhere, seen as speckle on smooth or fine-grained textures."""
+    ok = np.zeros(coords.shape[:2], bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                n = np.roll(coords, (-dy, -dx), (0, 1))  # the neighbour at (y + dy, x + dx)
+                ok |= (n[..., 0] - dy == coords[..., 0]) & (n[..., 1] - dx == coords[..., 1])
+    return float(1 - ok.mean())
+
+
+def test_heal_pass_clears_speckle():
+    """The finest level's last pass draws among the neighbours' continuations only, unpenalised: single pixels
+    that the occurrence penalty pushed to little-used positions rejoin a copied patch. Measured on these crops
+    (192^2 tileable, three seeds): 0.152 -> 0.053 (coffee), 0.048 -> 0.020 (coins), 0.195 -> 0.075 (astronaut)."""
+    for name in ("coffee", "coins", "astronaut"):
+        with Image.open(skimage_data() / f"{name}.png") as im:
+            ex = np.ascontiguousarray(np.asarray(im.convert("RGB"))[100:164, 100:164])
+        for seed in range(2):
+            healed = _isolated_share(generate(ex, 192, 192, PyramidConfig(), wrap="xy", seed=seed)[1])
+            raw = _isolated_share(generate(ex, 192, 192, PyramidConfig(heal=0), wrap="xy", seed=seed)[1])
+            assert healed < 0.6 * raw, (name, seed, healed, raw)

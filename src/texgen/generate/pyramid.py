@@ -67,6 +67,8 @@ class PyramidConfig:
     k: int = 1  # k-coherence: each shifted neighbour coordinate plus its k - 1 most similar positions
     randoms: int = 4  # random exemplar positions added to every pixel's candidates (exploration)
     passes: int = 3  # correction passes per finer level (each: the four 2 x 2 phase groups); 3 heal line ends
+    heal: int = 1  # the finest level's last passes of ``passes`` draw among the neighbours' continuations only
+    # (no random candidates, no occurrence penalty): they clear the speckle the penalty leaves
     coarse_passes: int = 4  # correction passes at the coarsest level (it starts from random blocks)
     block: int = 6  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
     temperature: float = 0.0  # divides the fitted log-probabilities (1 = the fitted model; 0 = argmax)
@@ -698,6 +700,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     proportions_start = False
     coords = None
     out_guide = None
+    healing = replace(cfg, spread=0.0, randoms=0)
     for li in range(first, -1, -1):
         lv = pyramid[li]
         s = 2 ** li
@@ -730,12 +733,15 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             # larger copied patches at the coarser levels (the mid-scale structure: SWD mid 151 -> 123-126 on
             # eight demo photographs, one seed); none at the finest, which heals the patches' borders; none in the
             # coarsest level's first ``mixing`` passes, which mix its random blocks (locked in, their borders stay
-            # as seams: the probe's tileable wrap seam 1.64)
+            # as seams: the probe's tileable wrap seam 1.64). The finest level's last ``heal`` passes choose only
+            # among the neighbours' continuations, unpenalised: the occurrence penalty had pushed single pixels to
+            # little-used positions (speckle on smooth lava and on marble's background; session 25)
             nonlocal step
             for pi in range(n):
                 coherent = li > 0 and pi >= mixing
+                pass_cfg = healing if li == 0 < levels - 1 and pi >= n - cfg.heal else cfg
                 for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
-                    _correct(c, fixed, lv, out_guide, cfg, wrap, g, phase, cfg.coherence if coherent else 0.0,
+                    _correct(c, fixed, lv, out_guide, pass_cfg, wrap, g, phase, cfg.coherence if coherent else 0.0,
                              coarsest=li == levels - 1, lock=lv_lock)
                     step += 1
                     if progress:
