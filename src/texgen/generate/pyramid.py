@@ -68,7 +68,7 @@ class PyramidConfig:
     randoms: int = 4  # random exemplar positions added to every pixel's candidates (exploration)
     passes: int = 3  # correction passes per finer level (each: the four 2 x 2 phase groups); 3 heal line ends
     heal: int = 1  # the finest level's last passes of ``passes`` draw among the neighbours' continuations only
-    # (no random candidates, no occurrence penalty): they clear the speckle the penalty leaves
+    # (no random candidates, no occurrence penalty), scored by the colour ring around them: they clear speckle
     coarse_passes: int = 4  # correction passes at the coarsest level (it starts from random blocks)
     block: int = 6  # synthesize: the coarsest level starts as a mosaic of random exemplar blocks this wide
     temperature: float = 0.0  # divides the fitted log-probabilities (1 = the fitted model; 0 = argmax)
@@ -167,6 +167,7 @@ class Level:
     mean: torch.Tensor | None = None
     basis: torch.Tensor | None = None  # (D, q)
     similar: torch.Tensor | None = None  # (h * w, k) flat positions, itself first
+    ring: torch.Tensor | None = None  # (h * w, 8 C) the 8 neighbours of every position (``_ring_distance``)
     rarity: torch.Tensor | None = None  # (h * w,) distance of each window to its nearest other one, capped at the median
     kernels: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor] | None = None  # ``projection_kernels``
 
@@ -496,12 +497,13 @@ def _snap_coords(coords: torch.Tensor, lock: tuple[int, float, float, float] | N
 def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out_guide: torch.Tensor | None,
              cfg: PyramidConfig, wrap: str, gen: torch.Generator, phase: tuple[int, int],
              coherence: float = 0.0, coarsest: bool = False,
-             lock: tuple[int, float, float, float] | None = None) -> None:
+             lock: tuple[int, float, float, float] | None = None, ring: bool = False) -> None:
     """Draw new coordinates, in place, for the pixels of one 2 x 2 phase group of coords (H, W, 2);
     ``coherence``: distance taken off a candidate per further neighbour whose shifted coordinate it is;
     ``coarsest``: the coarsest level's occurrence penalty and rarity discount apply; ``lock`` (axis, periods,
     phase): only candidates in phase with the repeat along the axis (``_phase_error``) may be drawn (the random
-    ones are snapped into phase)."""
+    ones are snapped into phase); ``ring``: a candidate's distance is how far the exemplar's 8 pixels around it
+    are from the output's 8 around the pixel, in colour (``_ring_distance``), instead of the window features."""
     H, W = coords.shape[:2]
     dev = coords.device
     ew = level.image.shape[1]
@@ -518,8 +520,9 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
     at = (coords[..., 0] * ew + coords[..., 1]).ravel()  # (H W,) flat exemplar position of every output pixel
     ch = level.image.shape[-1]
     colours = level.image.reshape(-1, ch).index_select(0, at).view(H, W, ch)  # the output at this level
-    feats = phase_features(colours, out_guide, level, cfg, wrap, phase)
-    feats = feats.reshape(-1, feats.shape[-1]).contiguous()
+    if not ring:
+        feats = phase_features(colours, out_guide, level, cfg, wrap, phase)
+        feats = feats.reshape(-1, feats.shape[-1]).contiguous()
     fw = -(-(W - phase[1]) // 2)  # the phase group's width
     spread = cfg.coarse_spread if coarsest else cfg.spread
     if spread:  # positions used more than their fair share cost more: flat areas cannot take over
@@ -540,7 +543,6 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
     flat_coords = coords.view(-1, 2)
     for i in range(0, len(ys), _CHUNK):
         y, x = ys[i:i + _CHUNK], xs[i:i + _CHUNK]
-        q = feats.index_select(0, (y - phase[0]) // 2 * fw + (x - phase[1]) // 2)
         # k-coherence candidates: each 3 x 3 neighbour's coordinate shifted back, and its similar set; every
         # candidate is a valid position (clamped, similar sets drawn from valid ones, randoms inside)
         ny, nx = y[:, None] + nb[:, 0], x[:, None] + nb[:, 1]
@@ -552,9 +554,13 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
         if cfg.randoms:
             cand = torch.cat([cand, randoms[i:i + _CHUNK]], 1)
         ci = cand.ravel()
-        # |f - q|^2 = |f|^2 - 2 f.q + |q|^2: one pass over the gathered (P, C, q) features instead of three
-        f = level.features.index_select(0, ci).view(*cand.shape, -1)
-        d = level.norms[ci].view(cand.shape) - 2 * torch.bmm(f, q[:, :, None])[..., 0] + (q * q).sum(1)[:, None]
+        if ring:
+            d = _ring_distance(cand, y, x, colours, level, wrap)
+        else:
+            q = feats.index_select(0, (y - phase[0]) // 2 * fw + (x - phase[1]) // 2)
+            # |f - q|^2 = |f|^2 - 2 f.q + |q|^2: one pass over the gathered (P, C, q) features instead of three
+            f = level.features.index_select(0, ci).view(*cand.shape, -1)
+            d = level.norms[ci].view(cand.shape) - 2 * torch.bmm(f, q[:, :, None])[..., 0] + (q * q).sum(1)[:, None]
         if coarsest and cfg.uniqueness:  # how well a window can be matched at all: rare ones are not out-voted
             d = d - cfg.uniqueness * level.rarity[ci].view(cand.shape)
         if spread:
@@ -574,6 +580,28 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
         # the chunk's own pixels are the only ones of this phase group that a later chunk's candidates read
         # (offset 0), so writing now draws the same as writing after every chunk
         flat_coords[y * W + x] = torch.stack([pick // ew, pick % ew], -1)
+
+
+def _ring_distance(cand: torch.Tensor, y: torch.Tensor, x: torch.Tensor, colours: torch.Tensor, level: Level,
+                   wrap: str) -> torch.Tensor:
+    """(P, C): for each pixel (y, x) and candidate exemplar position (flat, (P, C)), the squared colour difference
+    between the exemplar's 8 pixels around the candidate (clamped at its border) and the output's 8 around the
+    pixel (``colours``, (H, W, ch)): how well the candidate continues its neighbours, seam by seam, which the
+    window features (Gaussian-weighted over 11 x 11, in 16 components) see only faintly on a smooth texture."""
+    H, W, ch = colours.shape
+    ring = offsets(1, centre=False).tolist()
+    if level.ring is None:  # every exemplar position's 8 neighbours, gathered once per level
+        h, w = level.image.shape[:2]
+        p = _pad(level.image, 1, "")
+        level.ring = torch.cat([p[1 + oy: 1 + oy + h, 1 + ox: 1 + ox + w] for oy, ox in ring], -1)
+        level.ring = level.ring.reshape(h * w, -1).contiguous()
+    off = torch.tensor(ring, device=y.device)
+    ty, tx = y[:, None] + off[:, 0], x[:, None] + off[:, 1]  # (P, 8)
+    ty = ty % H if "y" in wrap else ty.clamp(0, H - 1)
+    tx = tx % W if "x" in wrap else tx.clamp(0, W - 1)
+    q = colours.reshape(-1, ch).index_select(0, (ty * W + tx).ravel()).view(len(y), -1)  # (P, 8 ch)
+    f = level.ring.index_select(0, cand.ravel()).view(*cand.shape, -1)
+    return ((f - q[:, None]) ** 2).sum(-1)
 
 
 def colour_distance(a: torch.Tensor, b: torch.Tensor, quantiles: int = 64) -> torch.Tensor:
@@ -734,15 +762,16 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             # eight demo photographs, one seed); none at the finest, which heals the patches' borders; none in the
             # coarsest level's first ``mixing`` passes, which mix its random blocks (locked in, their borders stay
             # as seams: the probe's tileable wrap seam 1.64). The finest level's last ``heal`` passes choose only
-            # among the neighbours' continuations, unpenalised: the occurrence penalty had pushed single pixels to
-            # little-used positions (speckle on smooth lava and on marble's background; session 25)
+            # among the neighbours' continuations, unpenalised, by the colour ring around them: the occurrence
+            # penalty had pushed single pixels to little-used positions and the window features hardly see a
+            # 1 px step on a smooth texture (speckle on lava, a marble's background: 2-3x fewer; session 25)
             nonlocal step
             for pi in range(n):
                 coherent = li > 0 and pi >= mixing
-                pass_cfg = healing if li == 0 < levels - 1 and pi >= n - cfg.heal else cfg
+                heal = li == 0 < levels - 1 and pi >= n - cfg.heal
                 for phase in ((0, 0), (1, 1), (0, 1), (1, 0)):
-                    _correct(c, fixed, lv, out_guide, pass_cfg, wrap, g, phase, cfg.coherence if coherent else 0.0,
-                             coarsest=li == levels - 1, lock=lv_lock)
+                    _correct(c, fixed, lv, out_guide, healing if heal else cfg, wrap, g, phase,
+                             cfg.coherence if coherent else 0.0, coarsest=li == levels - 1, lock=lv_lock, ring=heal)
                     step += 1
                     if progress:
                         progress(step, total)
