@@ -764,7 +764,9 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             # as seams: the probe's tileable wrap seam 1.64). The finest level's last ``heal`` passes choose only
             # among the neighbours' continuations, unpenalised, by the colour ring around them: the occurrence
             # penalty had pushed single pixels to little-used positions and the window features hardly see a
-            # 1 px step on a smooth texture (speckle on lava, a marble's background: 2-3x fewer; session 25)
+            # 1 px step on a smooth texture (isolated pixels 2-3x fewer on three photographs; a lava's outlier
+            # pixels 5.9 -> 1.9x the exemplar's share; session 25). Not on a one-level pyramid: its only level is
+            # the coarsest, whose passes set the proportions (and the proportions start's single pass)
             nonlocal step
             for pi in range(n):
                 coherent = li > 0 and pi >= mixing
