@@ -166,6 +166,60 @@ def test_alpha_is_grown_with_the_colour_and_shapes_the_match(tmp_path):
     assert np.asarray(Image.open(tmp_path / "plain_out.png")).shape == (64, 64, 3)
 
 
+def test_height_maps_in_any_depth_are_read_and_written_losslessly(tmp_path):
+    """Height maps come as 16-bit PNGs and 32-bit float or integer TIFFs. As companion maps they are written in
+    their own depth (a TIFF map as a TIFF: a PNG cannot hold float), the relation to the colour map exact; grown on
+    their own they are matched by their 8-bit view and written back as stored (16-bit stays 16-bit, grey stays
+    grey): ``convert("RGB")`` had clipped a 16-bit exemplar to white and a float one to black."""
+    ex = exemplar()
+    grey = ex[..., 0].astype(np.float32)
+    colour = write_image(tmp_path / "c.png", ex)
+    Image.fromarray(grey / 255.0 * 3.5, "F").save(tmp_path / "hf.tif")  # heights in metres, a float
+    Image.fromarray((grey * 257).astype(np.uint16)).save(tmp_path / "h16.png")
+    out = tmp_path / "o" / "g.png"
+    assert cli(["grow", str(colour), "--maps", str(tmp_path / "hf.tif"), str(tmp_path / "h16.png"), "--out", str(out),
+                "--size", "96", "--tileable", "xy", "--cache-dir", str(tmp_path / "cache"), "--threads", "1"]) == 0
+    img = np.asarray(Image.open(out))
+    with Image.open(out.with_name("g_hf.tif")) as im:
+        assert im.mode == "F"
+        hf = np.asarray(im)
+    h16 = np.asarray(Image.open(out.with_name("g_h16.png")))
+    assert h16.dtype == np.uint16 and np.array_equal(h16, img[..., 0].astype(np.uint16) * 257)
+    assert np.array_equal(hf, (img[..., 0].astype(np.float32) / 255.0 * 3.5).astype(np.float32))
+    assert sorted(p.name for p in out.parent.iterdir()) == ["g.png", "g_h16.png", "g_hf.tif"]
+    for src, name, dtype in (("h16.png", "o16.png", np.uint16), ("hf.tif", "of.tif", np.float32),
+                             ("hf.tif", "of.png", np.uint8)):
+        dest = tmp_path / name
+        assert cli(["grow", str(tmp_path / src), "--out", str(dest), "--size", "96", "--cache-dir",
+                    str(tmp_path / "cache"), "--threads", "1"]) == 0
+        got = np.asarray(Image.open(dest))
+        assert got.shape == (96, 96) and got.dtype == dtype, name
+        assert got.std() > 0.1 * np.asarray(Image.open(tmp_path / src), np.float64).std()  # not clipped flat
+        if dtype != np.uint8:  # every pixel a copy of one of the exemplar's, in its own depth
+            assert np.isin(got, np.asarray(Image.open(tmp_path / src))).all()
+
+
+def test_storable_refuses_what_a_png_cannot_hold_before_anything_is_written(tmp_path):
+    from texgen.imaging import storable
+
+    with pytest.raises(ValueError, match="a PNG cannot hold this map.*TIFF"):
+        storable(tmp_path / "h.png", np.zeros((4, 4), np.float32))
+    assert storable(tmp_path / "h.png", np.full((4, 4), 700, np.int32)).dtype == np.uint16
+    assert storable(tmp_path / "h.tif", np.zeros((4, 4), np.float64)).dtype == np.float32
+
+
+def test_the_exemplar_is_read_upright(tmp_path):
+    """A phone photograph stored sideways with an EXIF orientation is grown as viewers show it, and its companion
+    maps with it."""
+    ex = exemplar()[:, :48]  # 64 high, 48 wide as seen
+    stored = np.ascontiguousarray(np.rot90(ex, 1))  # stored 48 high; orientation 6 turns it back clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "side.png", exif=exif)
+    got = load_exemplar(tmp_path / "side.png").colour
+    assert got.shape == ex.shape and np.array_equal(got, ex)
+
+
 def test_grow_command_errors_leave_nothing(tmp_path):
     small = write_image(tmp_path / "tiny.png", np.zeros((5, 5, 3), np.uint8))
     out = tmp_path / "o.png"

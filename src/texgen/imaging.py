@@ -30,7 +30,7 @@ class Decoded:
     notes: list[str] = field(default_factory=list)
 
 
-def _to_rgba_array(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+def to_rgb_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Convert any Pillow mode into an 8-bit RGB array and an optional 8-bit alpha array."""
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
@@ -79,7 +79,7 @@ def decode(path: str | Path, max_pixels: int, max_transparent_share: float) -> D
                     im = ImageCms.profileToProfile(im, src, _SRGB, outputMode=outmode)
                 except (ImageCms.PyCMSError, OSError, ValueError):
                     out.notes.append("ICC profile unreadable, used as sRGB")
-            rgb, alpha = _to_rgba_array(im)
+            rgb, alpha = to_rgb_alpha(im)
     except UnidentifiedImageError:
         out.reason = "not_image: no image format recognises the content"
         return out
@@ -219,3 +219,45 @@ def save_png(path: str | Path, image: np.ndarray) -> None:
 
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
+
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def storable(path: str | Path, image: np.ndarray) -> np.ndarray:
+    """``image`` as it will be written to ``path`` (``save_image``), or ValueError naming what cannot be: a TIFF
+    holds any map (8, 16 or 32-bit integers, 32-bit float, grey or colour); a PNG holds 8-bit grey, grey + alpha,
+    RGB and RGBA and 16-bit grey, so 32-bit integers within 0-65535 become 16-bit and anything else is refused
+    (a float height map given as a TIFF is written as a TIFF: ``maps.map_outputs``)."""
+    if Path(path).suffix.lower() in TIFF_SUFFIXES:
+        if image.dtype == np.float64:
+            return image.astype(np.float32)
+        return image.astype(np.int32) if image.dtype in (np.int64, np.uint32) else image
+    if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] in (2, 3, 4)):
+        return image
+    if image.ndim == 2 and image.dtype.kind in "iu" and (image.size == 0 or (image.min() >= 0 and image.max() <= 65535)):
+        return image.astype(np.uint16)
+    raise ValueError(f"{path}: a PNG cannot hold this map ({image.dtype}, shape {image.shape}); write it as a TIFF "
+                     "(give the map as a .tif, or name the output .tif)")
+
+
+def save_image(path: str | Path, image: np.ndarray) -> None:
+    """Write ``image`` atomically as a TIFF (``.tif``/``.tiff``) or a PNG (anything else), losslessly
+    (``storable`` says what each can hold)."""
+    from .io import atomic_path
+
+    image = storable(path, image)
+    tiff = Path(path).suffix.lower() in TIFF_SUFFIXES
+    with atomic_path(path, suffix=Path(path).suffix if tiff else ".png") as tmp:
+        Image.fromarray(image).save(tmp, format="TIFF" if tiff else "PNG")
+
+
+def preview_rgb(im: Image.Image) -> Image.Image:
+    """An 8-bit RGB picture of any image for a thumbnail: 16-bit, 32-bit and float grey (height maps) stretched
+    from their minimum to their maximum (``convert("RGB")`` clips them to white)."""
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 1.0)
+        grey = np.rint((a - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    return im.convert("RGB")

@@ -246,9 +246,19 @@ def grow_size_args(wildcards):
 def grow_outputs(name):
     """Every file `snakemake grow` writes for one set."""
     spec = GROW_SETS[name]
-    names = ["colour", *grow_set_files(name)[1]] + (["gmic"] if spec["reference"] else [])
-    return [f"results/grown/{name}/{s}/{n}.{ext}" for s in spec["sizes"]
-            for n, ext in [(n, "png") for n in names] + [("info", "json")]]
+    out = []
+    for s in spec["sizes"]:
+        folder = f"results/grown/{name}/{s}"
+        out += [f"{folder}/colour.png", f"{folder}/info.json"] + ([f"{folder}/gmic.png"] if spec["reference"] else [])
+        out += grow_map_outputs(name, folder)
+    return out
+
+
+def grow_map_outputs(name, folder):
+    """The companion maps a set's job writes into ``folder``: NAME.png, or NAME.tif for a TIFF map."""
+    from texgen.generate.maps import map_outputs
+
+    return [str(p) for p in map_outputs(f"{folder}/colour.png", grow_set_files(name)[1], "{map}.png").values()]
 
 
 def grow_resources(name):

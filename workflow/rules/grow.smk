@@ -19,7 +19,8 @@ for _name in GROW_SETS:
             maps=[str(p) for p in _maps.values()],
         output:
             colour=f"results/grown/{_name}/{{size}}/colour.png",
-            maps=[f"results/grown/{_name}/{{size}}/{m}.png" for m in _maps],
+            # a TIFF map is written as a TIFF (float heights), every other one as a PNG (``maps.map_outputs``)
+            maps=grow_map_outputs(_name, f"results/grown/{_name}/{{size}}"),
             gmic=[f"results/grown/{_name}/{{size}}/gmic.png"] if _spec["reference"] else [],
             info=f"results/grown/{_name}/{{size}}/info.json",
         params:

@@ -40,7 +40,8 @@ ADV = "advanced"
                   "then only recorded)"),
          arg("--map-names", default="config/keywords/maps.txt", help="map-name rules for a PBR folder", group=ADV),
          arg("--maps-out", default="{stem}_{map}.png", group=ADV,
-             help="names of the companion maps beside OUT: {stem} is OUT's stem, {map} the map's name"),
+             help="names of the companion maps beside OUT: {stem} is OUT's stem, {map} the map's name (a TIFF "
+                  "map is written as a TIFF: .tif in place of the suffix)"),
          arg("--gmic", default=None, metavar="PNG", group=ADV,
              help="also grow the exemplar with G'MIC's syntexturize_matchpatch to the same size (a reference; its "
                   "seconds go into --info)"),
@@ -67,7 +68,7 @@ ADV = "advanced"
          torch_threads=True)
 def grow(a) -> None:
     from ..config import ConfigError, grow_variant, load, schema_defaults
-    from ..generate.maps import ExemplarError, load_exemplar, map_outputs, write_maps
+    from ..generate.maps import ExemplarError, grown_files, load_exemplar, map_outputs, write_files
     from ..generate.pyramid import PyramidConfig, default_cache_dir, generate
     from ..imaging import save_png
     from ..metrics import tileability, wrap_seam_rank
@@ -102,7 +103,7 @@ def grow(a) -> None:
     eh, ew = ex.colour.shape[:2]
     height = a.height or a.size or 4 * eh
     width = a.width or a.size or 4 * ew
-    outputs = [Path(a.out), *map_outputs(a.out, list(ex.maps), a.maps_out).values()] + (
+    outputs = [Path(a.out), *map_outputs(a.out, ex.map_sources, a.maps_out).values()] + (
         [Path(a.gmic)] if a.gmic else [])
     clash = [str(p) for p in outputs
              if Path(p).resolve() in {Path(s).resolve() for s in [ex.source, *ex.map_sources.values()]}]
@@ -131,8 +132,13 @@ def grow(a) -> None:
             raise SystemExit(f"error: {exc}") from None
         facts["gmic"] = {"seconds": round(time.perf_counter() - t, 3), "wrap_seam": round(tileability(reference), 4),
                          "wrap_rank": round(wrap_seam_rank(reference), 4)}
-    save_png(a.out, image)
-    facts["maps"] = write_maps(coords, ex, a.out, a.maps_out)
+    try:  # every file made before any is written: a map its file cannot hold leaves nothing half-written
+        files = grown_files(coords, ex, image, a.out, a.maps_out)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    written = write_files(files)
+    written.pop("colour")
+    facts["maps"] = written
     if a.gmic:
         save_png(a.gmic, reference)
     if a.info:
@@ -140,4 +146,5 @@ def grow(a) -> None:
 
         write_text(a.info, json.dumps(facts, indent=1) + "\n")
     maps = f" + {len(facts['maps'])} map(s)" if facts["maps"] else ""
-    print(f"{a.out}{maps}: {width}x{height} in {seconds:.2f} s ({facts['levels']} levels)")
+    levels = f"{facts['levels']} level{'s' if facts['levels'] > 1 else ''}"
+    print(f"{a.out}{maps}: {width}x{height} in {seconds:.2f} s ({levels})")

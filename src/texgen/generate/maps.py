@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..curate.keywords import KeywordFilter, read_maps
-from ..imaging import save_png
+from ..imaging import TIFF_SUFFIXES, save_image, storable, to_rgb_alpha
 
 # output names a companion map may not take: the colour map, G'MIC's result and the facts (snakemake grow)
 RESERVED = {"colour", "gmic", "info"}
@@ -27,25 +27,31 @@ class ExemplarError(ValueError):
 
 @dataclass
 class ExemplarSet:
-    """A colour exemplar (uint8 (h, w, 3), or (h, w, 4) when its file has transparency) and its companion maps by
-    name (arrays of the same h x w)."""
+    """A colour exemplar as the generator matches it (uint8 (h, w, 3), or (h, w, 4) when its file has
+    transparency), the same map as stored (``stored``: a grey or 16-bit exemplar, a height map grown on its own,
+    is written back as it is) and its companion maps by name (arrays of the same h x w)."""
 
     colour: np.ndarray
     source: str
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     map_sources: dict[str, str] = field(default_factory=dict)
+    stored: np.ndarray | None = None
 
 
 def read_map(path: str | Path, colour: bool = False) -> np.ndarray:
-    """A map as an array: the colour map as uint8 RGB, or RGBA when the file has transparency (an alpha channel
-    or a transparent palette entry: a grate's or a fence's holes are grown with it, not dropped); a companion map
-    as stored (grey stays (h, w), 16-bit stays uint16, RGB(A) stays as it is), so writing it back loses nothing."""
+    """A map as an array, turned upright by its EXIF orientation (as viewers show it): the colour map as uint8
+    RGB, or RGBA when the file has transparency (an alpha channel or a transparent palette entry: a grate's or a
+    fence's holes are grown with it, not dropped), 16-bit and float grey scaled to 8 bits as curation decodes them
+    (``imaging.to_rgb_alpha``; ``convert("RGB")`` had clipped a 16-bit height map to white and a float one to
+    black); a companion map as stored (grey stays (h, w), 16-bit stays uint16, float stays float, RGB(A) stays as
+    it is), so writing it back loses nothing."""
     try:
         with Image.open(path) as im:
             im.load()
+            im = ImageOps.exif_transpose(im)
             if colour:
-                transparent = "A" in im.getbands() or "transparency" in im.info
-                return np.asarray(im.convert("RGBA" if transparent else "RGB"))
+                rgb, alpha = to_rgb_alpha(im)
+                return np.ascontiguousarray(rgb if alpha is None else np.dstack([rgb, alpha]))
             if im.mode in ("P", "LA", "PA", "CMYK", "YCbCr", "1"):
                 im = im.convert("RGBA" if "A" in im.mode else "RGB" if im.mode != "1" else "L")
             return np.asarray(im)
@@ -120,7 +126,7 @@ def load_exemplar(path: str | Path, maps: list[str | Path] = (), map_names: str 
     """The exemplar at ``path`` (an image, or a PBR folder) with its companion maps (``maps``: extra files, named
     by their stem); every map must have the colour map's size."""
     path, extra = exemplar_files(path, maps, map_names)
-    ex = ExemplarSet(read_map(path, colour=True), str(path))
+    ex = ExemplarSet(read_map(path, colour=True), str(path), stored=read_map(path))
     for name, p in extra.items():
         arr = read_map(p)
         if arr.shape[:2] != ex.colour.shape[:2]:
@@ -131,20 +137,43 @@ def load_exemplar(path: str | Path, maps: list[str | Path] = (), map_names: str 
     return ex
 
 
-def map_outputs(out: str | Path, names: list[str], pattern: str = "{stem}_{map}.png") -> dict[str, Path]:
-    """Where each companion map is written: beside OUT, named by ``pattern`` (``{stem}``: OUT's stem, ``{map}``:
-    the map's name; `snakemake grow` uses ``{map}.png``)."""
+def map_outputs(out: str | Path, sources: dict[str, str | Path], pattern: str = "{stem}_{map}.png"
+                ) -> dict[str, Path]:
+    """Where each companion map (name: its file) is written: beside OUT, named by ``pattern`` (``{stem}``: OUT's
+    stem, ``{map}``: the map's name; `snakemake grow` uses ``{map}.png``), as a TIFF when the map is one (it may
+    hold 32-bit float or integer heights, which a PNG cannot): ``.tif`` in place of the pattern's suffix."""
     out = Path(out)
-    return {n: out.with_name(pattern.format(stem=out.stem, map=n)) for n in names}
+    paths = {}
+    for n, src in sources.items():
+        p = out.with_name(pattern.format(stem=out.stem, map=n))
+        paths[n] = p.with_suffix(".tif") if Path(src).suffix.lower() in TIFF_SUFFIXES else p
+    return paths
 
 
-def write_maps(coords: np.ndarray, ex: ExemplarSet, out: str | Path, pattern: str = "{stem}_{map}.png"
-               ) -> dict[str, str]:
-    """Every companion map read through the coordinates (H, W, 2), each written atomically; returns the paths."""
+def grown_files(coords: np.ndarray, ex: ExemplarSet, image: np.ndarray, out: str | Path,
+                pattern: str = "{stem}_{map}.png") -> dict[str, tuple[Path, np.ndarray]]:
+    """Every file of a grown set, ``{"colour": (OUT, pixels), map name: (path, pixels)}``, each map read through
+    the coordinates (H, W, 2), each already as it will be written (``imaging.storable``: ValueError before anything
+    is written when a file cannot hold its map). The colour map is the exemplar as stored read through the
+    coordinates when that differs from what was matched (a grey or 16-bit exemplar stays grey and 16-bit) and OUT
+    can hold it; else ``image``."""
     from .pyramid import apply_coordinates
 
-    written = {}
-    for name, path in map_outputs(out, list(ex.maps), pattern).items():
-        save_png(path, apply_coordinates(ex.maps[name], coords))
-        written[name] = str(path)
-    return written
+    colour = image
+    if ex.stored is not None and ex.stored.ndim == 2:
+        grown = apply_coordinates(ex.stored, coords)
+        try:
+            colour = storable(out, grown)
+        except ValueError:  # a float grey exemplar to a PNG: its 8-bit grey, as matched
+            colour = image[..., 0]
+    files = {"colour": (Path(out), colour)}
+    for name, path in map_outputs(out, ex.map_sources, pattern).items():
+        files[name] = (path, storable(path, apply_coordinates(ex.maps[name], coords)))
+    return files
+
+
+def write_files(files: dict[str, tuple[Path, np.ndarray]]) -> dict[str, str]:
+    """Write ``grown_files``'s files (each atomically); returns {name: path}."""
+    for path, pixels in files.values():
+        save_image(path, pixels)
+    return {name: str(path) for name, (path, _) in files.items()}

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from PIL import Image
 
 from ..config import built_tokenizers
+from ..imaging import preview_rgb
 from ..io import atomic_dir, atomic_path, read_tsv
 
 log = logging.getLogger("texgen.report")
@@ -48,7 +49,7 @@ class Assets:
         if not src.exists():
             return None
         with Image.open(src) as im:
-            im = im.convert("RGB")
+            im = preview_rgb(im)
             if tiles > 1:
                 im = Image.fromarray(np.tile(np.asarray(im), (tiles, tiles, 1)))
             im.thumbnail((edge, edge))
