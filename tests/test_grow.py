@@ -208,6 +208,17 @@ def test_storable_refuses_what_a_png_cannot_hold_before_anything_is_written(tmp_
     assert storable(tmp_path / "h.tif", np.zeros((4, 4), np.float64)).dtype == np.float32
 
 
+def test_report_thumbnails_stretch_deep_maps():
+    """The gallery's thumbnail of a float height map (metres) or a 16-bit one spans black to white (``convert``
+    clipped metres above 1 to white and 16-bit values to white)."""
+    from texgen.imaging import preview_rgb
+
+    heights = np.linspace(2.0, 40.0, 64, dtype=np.float32).reshape(8, 8)
+    for im in (Image.fromarray(heights, "F"), Image.fromarray((heights * 1000).astype(np.uint16))):
+        rgb = np.asarray(preview_rgb(im))
+        assert rgb.shape == (8, 8, 3) and rgb.min() == 0 and rgb.max() == 255
+
+
 def test_the_exemplar_is_read_upright(tmp_path):
     """A phone photograph stored sideways with an EXIF orientation is grown as viewers show it, and its companion
     maps with it."""

@@ -34,6 +34,7 @@ def test_snakemake_grow_sets(tmp_path):
     pbr = tmp_path / "stone"
     write_image(pbr / "Stone_Color.png", ex)
     write_image(pbr / "Stone_Roughness.png", height_of(ex))
+    Image.fromarray(ex[..., 0].astype(np.float32) / 40.0, "F").save(pbr / "Stone_Height.tif")  # float heights
     write_image(tmp_path / "gravel.png", exemplar("gravel", 48))
     sets = {"stone": {"exemplar": str(pbr), "sizes": [96], "tileable": "xy"},
             "gravel": {"exemplar": str(tmp_path / "gravel.png"), "sizes": ["80x64"], "reference": False,
@@ -45,9 +46,11 @@ def test_snakemake_grow_sets(tmp_path):
     _run(work, "grow")
     grown = work / "results/grown"
     stone = grown / "stone/96"
-    assert sorted(p.name for p in stone.iterdir()) == ["colour.png", "gmic.png", "info.json", "roughness.png"]
+    assert sorted(p.name for p in stone.iterdir()) == ["colour.png", "gmic.png", "height.tif", "info.json",
+                                                       "roughness.png"]
     img = np.asarray(Image.open(stone / "colour.png"))
     assert img.shape == (96, 96, 3)
+    assert np.array_equal(np.asarray(Image.open(stone / "height.tif")), img[..., 0].astype(np.float32) / 40.0)
     assert np.array_equal(np.asarray(Image.open(stone / "roughness.png")), height_of(img))  # the map matches
     info = json.loads((stone / "info.json").read_text())
     assert info["wrap_seam"] == pytest.approx(M.tileability(img), abs=1e-3) and info["wrap_seam"] <= 1.1
@@ -79,4 +82,5 @@ def test_snakemake_grow_sets(tmp_path):
     cfg["grow"]["sets"]["gravel"]["variant"] = "slow"
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
     assert "grow.sets.gravel.variant: unknown variant 'slow'" in _run(work, "-n", "grow", ok=False)
-    assert sorted(p.name for p in stone.iterdir()) == ["colour.png", "gmic.png", "info.json", "roughness.png"]
+    assert sorted(p.name for p in stone.iterdir()) == ["colour.png", "gmic.png", "height.tif", "info.json",
+                                                       "roughness.png"]
