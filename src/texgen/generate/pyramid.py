@@ -88,6 +88,8 @@ class PyramidConfig:
     # one correction pass) and keep that start when its colours are nearer the exemplar's than this times the block
     # start's (the block start erodes what lies along the exemplar's border); 0 = off
     proportions_tries: int = 3  # periodic starts drawn; the one nearest the exemplar's colours is the candidate
+    proportions_match: int = 64  # each periodic cell's shift: the best of this many random ones at continuing the
+    # cells already placed across their shared borders (``_matched_shifts``); 0 = every shift random, as G'MIC
     lattice: float = 0.2  # an exemplar that matches itself this closely under two short shifts (``find_lattice``)
     # is grown by repeating that lattice with one phase (a dot grid stays a grid); 0 = off
     courses: float = 0.25  # an exemplar whose rows (or columns) repeat this closely, each repeat free to slide along
@@ -623,21 +625,25 @@ def colour_distance(a: torch.Tensor, b: torch.Tensor, quantiles: int = 64) -> to
 
 
 def _random_blocks(shape: tuple[int, int], level: Level, block: int, gen: torch.Generator,
-                   periodic: bool = False) -> torch.Tensor:
+                   periodic: bool = False, match: int = 0, wrap: str = "") -> torch.Tensor:
     """(H, W, 2): a mosaic of random exemplar blocks of side ``block`` (each block keeps its own coordinates),
     the block grid shifted by a random phase: unshifted, the wrap seam of a tileable texture was always a block
     border, which the coherence bonus then kept (wrap seam 1.27-1.47 on the demo's 128 px sets). ``periodic``:
     each block is instead a random shift of the exemplar tiled periodically (coordinates modulo its sides, then
     clamped into the valid range), as G'MIC's ``syntexturize_matchpatch`` starts (its cells are watershed
-    regions): every part of the exemplar, its border included, starts in proportion."""
+    regions): every part of the exemplar, its border included, starts in proportion; with ``match`` > 0 each
+    cell's shift is chosen to continue its neighbours (``_matched_shifts``)."""
     H, W = shape
     dev = level.image.device
     phase = torch.randint(0, block, (2,), generator=gen)
     ys = (torch.arange(H) + int(phase[0])) % H
     xs = (torch.arange(W) + int(phase[1])) % W
     by, bx = -(-H // block), -(-W // block)
-    oy = torch.randint(level.lo[0], level.hi[0] + 1, (by, bx), generator=gen)
-    ox = torch.randint(level.lo[1], level.hi[1] + 1, (by, bx), generator=gen)
+    if periodic and match > 0:
+        oy, ox = _matched_shifts(ys, xs, block, level, gen, match, wrap)
+    else:
+        oy = torch.randint(level.lo[0], level.hi[0] + 1, (by, bx), generator=gen)
+        ox = torch.randint(level.lo[1], level.hi[1] + 1, (by, bx), generator=gen)
     if periodic:
         cy = (oy[ys // block][:, xs // block] + ys[:, None]) % level.image.shape[0]
         cx = (ox[ys // block][:, xs // block] + xs[None]) % level.image.shape[1]
@@ -645,6 +651,61 @@ def _random_blocks(shape: tuple[int, int], level: Level, block: int, gen: torch.
         cy = oy[ys // block][:, xs // block] + (ys % block)[:, None]
         cx = ox[ys // block][:, xs // block] + (xs % block)[None]
     return _clamp(torch.stack([cy, cx], -1).to(dev), level)
+
+
+_MATCH_BAND = 3  # px of a periodic cell along a placed neighbour's border compared with that neighbour's continuation
+_MATCH_APART = 0.25  # a cell's shift differs from each neighbour's by at least this share of the exemplar's side
+# along one axis at least: the same shift would repeat the exemplar as a stamp
+
+
+def _matched_shifts(ys: torch.Tensor, xs: torch.Tensor, cell: int, level: Level, gen: torch.Generator,
+                    tries: int, wrap: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(by, bx) periodic shifts of the cells of ``_random_blocks`` (output row i lies in cell row ys[i] // cell),
+    placed in raster order, each the best of ``tries`` random shifts by the squared colour difference between its
+    ``_MATCH_BAND`` px along every placed neighbour's border (wrapped axes: across the seam too) and what that
+    neighbour's periodic copy would hold there, as Efros-Freeman quilting matches a block's overlap, though each
+    cell still holds the whole exemplar once, so the proportions stay. Random shifts put a wood plank's joint,
+    a one-period tile grid's grout lines and a checkerboard's squares at unrelated places in each cell, so they
+    broke at every cell border; matched, joints and grout run the whole output (docs/results.md, session 26)."""
+    img = level.image.cpu()
+    h, w = img.shape[:2]
+    (y0, x0), (y1, x1) = level.lo, level.hi
+    by, bx = int(ys.max()) // cell + 1, int(xs.max()) // cell + 1
+    rows = [torch.nonzero(ys // cell == r).ravel() for r in range(by)]
+    cols = [torch.nonzero(xs // cell == c).ravel() for c in range(bx)]
+    rows, cols = [r[ys[r].argsort()] for r in rows], [c[xs[c].argsort()] for c in cols]  # top to bottom in the cell
+    oy = torch.full((by, bx), -1, dtype=torch.long)
+    ox = torch.full((by, bx), -1, dtype=torch.long)
+
+    def colours(sy: torch.Tensor, sx: torch.Tensor, gy: torch.Tensor, gx: torch.Tensor) -> torch.Tensor:
+        """The periodic copies with shifts (sy, sx) (T,) at cell positions (gy, gx) (a, b): (T, a, b, C)."""
+        cy = ((sy[:, None, None] + gy) % h).clamp(y0, y1)
+        cx = ((sx[:, None, None] + gx) % w).clamp(x0, x1)
+        return img[cy, cx]
+
+    for r in range(by):
+        for c in range(bx):
+            sy = torch.randint(y0, y1 + 1, (tries,), generator=gen)
+            sx = torch.randint(x0, x1 + 1, (tries,), generator=gen)
+            cost = torch.zeros(tries)
+            placed = False
+            for dr, dc in ((-1, 0), (0, -1), (1, 0), (0, 1)):
+                rr, cc = r + dr, c + dc
+                rr, cc = rr % by if "y" in wrap else rr, cc % bx if "x" in wrap else cc
+                if not (0 <= rr < by and 0 <= cc < bx) or (rr, cc) == (r, c) or oy[rr, cc] < 0:
+                    continue
+                py = rows[r][:_MATCH_BAND] if dr < 0 else rows[r][-_MATCH_BAND:] if dr > 0 else rows[r]
+                px = cols[c][:_MATCH_BAND] if dc < 0 else cols[c][-_MATCH_BAND:] if dc > 0 else cols[c]
+                gy, gx = ys[py][:, None], xs[px][None]
+                there = colours(oy[rr, cc].view(1), ox[rr, cc].view(1), gy, gx)
+                cost += ((colours(sy, sx, gy, gx) - there) ** 2).sum((1, 2, 3))
+                dy, dx = (sy - oy[rr, cc]).abs(), (sx - ox[rr, cc]).abs()
+                near = (torch.minimum(dy, h - dy) < _MATCH_APART * h) & (torch.minimum(dx, w - dx) < _MATCH_APART * w)
+                cost = cost.masked_fill(near, float("inf"))
+                placed = True
+            j = int(cost.argmin()) if placed else 0
+            oy[r, c], ox[r, c] = sy[j], sx[j]
+    return oy, ox
 
 
 def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig = PyramidConfig(),
@@ -793,7 +854,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             # narrower cells' borders; the 25 demo crops with courses 139.3 -> 144.2 per texture)
             cell = max(cfg.block, min(shape) // 2 if lock is not None else min(lv.image.shape[:2]))
             for _ in range(cfg.proportions_tries):
-                start = _snap_coords(_random_blocks(shape, lv, cell, pgen, periodic=True), lv_lock, lv)
+                start = _snap_coords(_random_blocks(shape, lv, cell, pgen, periodic=True,
+                                                    match=cfg.proportions_match, wrap=wrap), lv_lock, lv)
                 if fixed is not None:
                     start[fixed] = own[fixed]
                 correct(start, 1, 0, pgen)
