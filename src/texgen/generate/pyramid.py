@@ -656,6 +656,8 @@ def _random_blocks(shape: tuple[int, int], level: Level, block: int, gen: torch.
 _MATCH_BAND = 3  # px of a periodic cell along a placed neighbour's border compared with that neighbour's continuation
 _MATCH_APART = 0.25  # a cell's shift differs from each neighbour's by at least this share of the exemplar's side
 # along one axis at least: the same shift would repeat the exemplar as a stamp
+_MATCH_ALIGNED = 0.5  # a shift repeating a neighbour's columns (rows) is taken only when its cost is below this times
+# the best other one's
 
 
 def _matched_shifts(ys: torch.Tensor, xs: torch.Tensor, cell: int, level: Level, gen: torch.Generator,
@@ -666,7 +668,9 @@ def _matched_shifts(ys: torch.Tensor, xs: torch.Tensor, cell: int, level: Level,
     neighbour's periodic copy would hold there, as Efros-Freeman quilting matches a block's overlap, though each
     cell still holds the whole exemplar once, so the proportions stay. Random shifts put a wood plank's joint,
     a one-period tile grid's grout lines and a checkerboard's squares at unrelated places in each cell, so they
-    broke at every cell border; matched, joints and grout run the whole output (docs/results.md, session 26)."""
+    broke at every cell border; matched, joints and grout run on (docs/results.md, session 26). A shift that
+    holds a neighbour's columns (rows) again is taken only when it beats every other by ``_MATCH_ALIGNED``: always
+    taking the best, rows of coins and a floor's blobs lined up in columns at the exemplar's period."""
     img = level.image.cpu()
     h, w = img.shape[:2]
     (y0, x0), (y1, x1) = level.lo, level.hi
@@ -688,6 +692,7 @@ def _matched_shifts(ys: torch.Tensor, xs: torch.Tensor, cell: int, level: Level,
             sy = torch.randint(y0, y1 + 1, (tries,), generator=gen)
             sx = torch.randint(x0, x1 + 1, (tries,), generator=gen)
             cost = torch.zeros(tries)
+            aligned = torch.zeros(tries, dtype=torch.bool)
             placed = False
             for dr, dc in ((-1, 0), (0, -1), (1, 0), (0, 1)):
                 rr, cc = r + dr, c + dc
@@ -700,10 +705,15 @@ def _matched_shifts(ys: torch.Tensor, xs: torch.Tensor, cell: int, level: Level,
                 there = colours(oy[rr, cc].view(1), ox[rr, cc].view(1), gy, gx)
                 cost += ((colours(sy, sx, gy, gx) - there) ** 2).sum((1, 2, 3))
                 dy, dx = (sy - oy[rr, cc]).abs(), (sx - ox[rr, cc]).abs()
-                near = (torch.minimum(dy, h - dy) < _MATCH_APART * h) & (torch.minimum(dx, w - dx) < _MATCH_APART * w)
-                cost = cost.masked_fill(near, float("inf"))
+                close_y, close_x = torch.minimum(dy, h - dy) < _MATCH_APART * h, torch.minimum(dx, w - dx) < _MATCH_APART * w
+                cost = cost.masked_fill(close_y & close_x, float("inf"))
+                aligned |= close_x if dr else close_y  # the neighbour's columns (rows) again: they repeat across
                 placed = True
             j = int(cost.argmin()) if placed else 0
+            if placed and aligned[j] and not aligned.all():
+                free = cost.masked_fill(aligned, float("inf"))
+                if not cost[j] < _MATCH_ALIGNED * free.min():
+                    j = int(free.argmin())
             oy[r, c], ox[r, c] = sy[j], sx[j]
     return oy, ox
 
