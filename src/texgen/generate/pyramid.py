@@ -864,8 +864,11 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             # narrower cells' borders; the 25 demo crops with courses 139.3 -> 144.2 per texture)
             cell = max(cfg.block, min(shape) // 2 if lock is not None else min(lv.image.shape[:2]))
             for _ in range(cfg.proportions_tries):
-                start = _snap_coords(_random_blocks(shape, lv, cell, pgen, periodic=True,
-                                                    match=cfg.proportions_match, wrap=wrap), lv_lock, lv)
+                # cells matched to their neighbours, except where courses repeat: their lock already keeps the rows
+                # in phase, and a basket-weave parquet's matched cells showed seams its random ones had not
+                match = cfg.proportions_match if lock is None else 0
+                start = _snap_coords(_random_blocks(shape, lv, cell, pgen, periodic=True, match=match, wrap=wrap),
+                                     lv_lock, lv)
                 if fixed is not None:
                     start[fixed] = own[fixed]
                 correct(start, 1, 0, pgen)
