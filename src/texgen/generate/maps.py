@@ -28,8 +28,8 @@ class ExemplarError(ValueError):
 @dataclass
 class ExemplarSet:
     """A colour exemplar as the generator matches it (uint8 (h, w, 3), or (h, w, 4) when its file has
-    transparency), the same map as stored (``stored``: a grey or 16-bit exemplar, a height map grown on its own,
-    is written back as it is) and its companion maps by name (arrays of the same h x w)."""
+    transparency), a grey exemplar as stored (``stored``: a grey or 16-bit map grown on its own, a height map, is
+    written back in its own depth; None for colour) and its companion maps by name (arrays of the same h x w)."""
 
     colour: np.ndarray
     source: str
@@ -38,27 +38,41 @@ class ExemplarSet:
     stored: np.ndarray | None = None
 
 
-def read_map(path: str | Path, colour: bool = False) -> np.ndarray:
-    """A map as an array, turned upright by its EXIF orientation (as viewers show it): the colour map as uint8
-    RGB, or RGBA when the file has transparency (an alpha channel or a transparent palette entry: a grate's or a
-    fence's holes are grown with it, not dropped), 16-bit and float grey scaled to 8 bits as curation decodes them
-    (``imaging.to_rgb_alpha``; ``convert("RGB")`` had clipped a 16-bit height map to white and a float one to
-    black); a companion map as stored (grey stays (h, w), 16-bit stays uint16, float stays float, RGB(A) stays as
-    it is), so writing it back loses nothing."""
+def _open_upright(path: str | Path) -> Image.Image:
+    """The image at ``path``, loaded and turned upright by its EXIF orientation (as viewers show it)."""
     try:
         with Image.open(path) as im:
             im.load()
-            im = ImageOps.exif_transpose(im)
-            if colour:
-                rgb, alpha = to_rgb_alpha(im)
-                return np.ascontiguousarray(rgb if alpha is None else np.dstack([rgb, alpha]))
-            if im.mode in ("P", "LA", "PA", "CMYK", "YCbCr", "1"):
-                im = im.convert("RGBA" if "A" in im.mode else "RGB" if im.mode != "1" else "L")
-            return np.asarray(im)
+            return ImageOps.exif_transpose(im)
     except FileNotFoundError:
         raise ExemplarError(f"{path}: no such file") from None
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise ExemplarError(f"{path}: cannot read it as an image ({exc})") from None
+
+
+def _as_stored(im: Image.Image) -> np.ndarray:
+    """A map's pixels as stored (grey stays (h, w), 16-bit stays uint16, float stays float, RGB(A) stays as it is),
+    so writing it back loses nothing; palette, CMYK and the like become RGB(A)."""
+    if im.mode in ("P", "LA", "PA", "CMYK", "YCbCr", "1"):
+        im = im.convert("RGBA" if "A" in im.mode else "RGB" if im.mode != "1" else "L")
+    return np.asarray(im)
+
+
+def read_map(path: str | Path) -> np.ndarray:
+    """A companion map as an array, upright and as stored (``_as_stored``)."""
+    return _as_stored(_open_upright(path))
+
+
+def read_colour(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The colour map, read once: (what the generator matches: uint8 RGB, or RGBA when the file has transparency
+    -- an alpha channel or a transparent palette entry: a grate's or a fence's holes are grown with it, not
+    dropped -- with 16-bit and float grey scaled to 8 bits as curation decodes them (``imaging.to_rgb_alpha``;
+    ``convert("RGB")`` had clipped a 16-bit height map to white and a float one to black); the grey map as stored
+    when it is one, to be written back in its own depth, else None)."""
+    im = _open_upright(path)
+    rgb, alpha = to_rgb_alpha(im)
+    grey = _as_stored(im)
+    return np.ascontiguousarray(rgb if alpha is None else np.dstack([rgb, alpha])), grey if grey.ndim == 2 else None
 
 
 def pbr_folder(folder: str | Path, map_names: str | Path) -> tuple[Path, dict[str, Path]]:
@@ -126,7 +140,8 @@ def load_exemplar(path: str | Path, maps: list[str | Path] = (), map_names: str 
     """The exemplar at ``path`` (an image, or a PBR folder) with its companion maps (``maps``: extra files, named
     by their stem); every map must have the colour map's size."""
     path, extra = exemplar_files(path, maps, map_names)
-    ex = ExemplarSet(read_map(path, colour=True), str(path), stored=read_map(path))
+    colour, stored = read_colour(path)
+    ex = ExemplarSet(colour, str(path), stored=stored)
     for name, p in extra.items():
         arr = read_map(p)
         if arr.shape[:2] != ex.colour.shape[:2]:
@@ -154,13 +169,12 @@ def grown_files(coords: np.ndarray, ex: ExemplarSet, image: np.ndarray, out: str
                 pattern: str = "{stem}_{map}.png") -> dict[str, tuple[Path, np.ndarray]]:
     """Every file of a grown set, ``{"colour": (OUT, pixels), map name: (path, pixels)}``, each map read through
     the coordinates (H, W, 2), each already as it will be written (``imaging.storable``: ValueError before anything
-    is written when a file cannot hold its map). The colour map is the exemplar as stored read through the
-    coordinates when that differs from what was matched (a grey or 16-bit exemplar stays grey and 16-bit) and OUT
-    can hold it; else ``image``."""
+    is written when a file cannot hold its map). The colour map is a grey exemplar as stored read through the
+    coordinates (it stays grey, 16-bit stays 16-bit) when OUT can hold it; else ``image``."""
     from .pyramid import apply_coordinates
 
     colour = image
-    if ex.stored is not None and ex.stored.ndim == 2:
+    if ex.stored is not None:
         grown = apply_coordinates(ex.stored, coords)
         try:
             colour = storable(out, grown)

@@ -705,7 +705,8 @@ def _matched_shifts(ys: torch.Tensor, xs: torch.Tensor, cell: int, level: Level,
                 there = colours(oy[rr, cc].view(1), ox[rr, cc].view(1), gy, gx)
                 cost += ((colours(sy, sx, gy, gx) - there) ** 2).sum((1, 2, 3))
                 dy, dx = (sy - oy[rr, cc]).abs(), (sx - ox[rr, cc]).abs()
-                close_y, close_x = torch.minimum(dy, h - dy) < _MATCH_APART * h, torch.minimum(dx, w - dx) < _MATCH_APART * w
+                close_y = torch.minimum(dy, h - dy) < _MATCH_APART * h
+                close_x = torch.minimum(dx, w - dx) < _MATCH_APART * w
                 cost = cost.masked_fill(close_y & close_x, float("inf"))
                 aligned |= close_x if dr else close_y  # the neighbour's columns (rows) again: they repeat across
                 placed = True
@@ -863,10 +864,10 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             # Not where courses repeat: there the repeat is the texture (a parquet's basket weave broke at the
             # narrower cells' borders; the 25 demo crops with courses 139.3 -> 144.2 per texture)
             cell = max(cfg.block, min(shape) // 2 if lock is not None else min(lv.image.shape[:2]))
+            # cells matched to their neighbours, except where courses repeat: their lock already keeps the rows in
+            # phase, and a basket-weave parquet's matched cells showed seams its random ones had not
+            match = cfg.proportions_match if lock is None else 0
             for _ in range(cfg.proportions_tries):
-                # cells matched to their neighbours, except where courses repeat: their lock already keeps the rows
-                # in phase, and a basket-weave parquet's matched cells showed seams its random ones had not
-                match = cfg.proportions_match if lock is None else 0
                 start = _snap_coords(_random_blocks(shape, lv, cell, pgen, periodic=True, match=match, wrap=wrap),
                                      lv_lock, lv)
                 if fixed is not None:
