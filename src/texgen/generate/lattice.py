@@ -154,7 +154,8 @@ def fitted_basis(basis: np.ndarray, shape: tuple[int, int], wrap: str = "", stre
 
 
 def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[int, int],
-                        origin: tuple[int, int], out_basis: np.ndarray | None = None) -> np.ndarray:
+                        origin: tuple[int, int], out_basis: np.ndarray | None = None,
+                        seed: int | None = None) -> np.ndarray:
     """(H, W, 2) int exemplar coordinates of an output of ``shape`` that repeats the lattice with one phase.
 
     Pixel p (moved by ``origin``) lies in the output's repeat cell n = floor(p ``out_basis``^-1) (default the
@@ -162,8 +163,12 @@ def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[i
     it: c = p - round(n ``out_basis``) + n ``basis``. A stretched repeat is thus taken up by whole-pixel steps
     between cells (one every few cells) instead of rounding inside them: rounding a scaled map doubled a pixel
     column in every cell, and the pooled finest-scale SWD of 22 repeating demo exemplars rose 17 -> 30-34 (session
-    21). c is then moved by whole repeats of ``basis`` to lie as near the exemplar's centre as the lattice allows
-    (the nearest of the four translates around it)."""
+    21). c is then moved by whole repeats of ``basis`` to lie as near a target point as the lattice allows (the
+    nearest of the four translates around it): the exemplar's centre, or with ``seed`` a random point per output
+    cell among those around which a whole cell fits in the exemplar. With the centre every cell copied the same
+    repeat, so a scratch or a stain in it was stamped into every cell of the output (a perforated metal sheet's
+    scratch at every hole, session 27); with a random repeat per cell it appears as often as in the exemplar. On a
+    tileable output the cells that meet across the seam are one cell of the torus and get one target."""
     H, W = shape
     ys, xs = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
     out = basis if out_basis is None else out_basis
@@ -171,7 +176,29 @@ def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[i
     n = np.floor(p @ np.linalg.inv(out) + 1e-9)
     c = p - np.rint(n @ out) + n @ basis
     centre = np.array([(side[0] - 1) / 2, (side[1] - 1) / 2])
-    corner = np.floor((c - centre) @ np.linalg.inv(basis))
+    target = centre if seed is None else _cell_targets(n, shape, out, basis, side, seed)
+    corner = np.floor((c - target) @ np.linalg.inv(basis))
     four = np.stack([c - (corner + k) @ basis for k in ((0, 0), (0, 1), (1, 0), (1, 1))])  # (4, H, W, 2)
-    pick = np.abs(four - centre).max(-1).argmin(0)
+    pick = np.abs(four - target).max(-1).argmin(0)
     return np.rint(np.take_along_axis(four, pick[None, ..., None], 0)[0]).astype(np.int64)
+
+
+def _cell_targets(n: np.ndarray, shape: tuple[int, int], out: np.ndarray, basis: np.ndarray,
+                  side: tuple[int, int], seed: int) -> np.ndarray:
+    """(H, W, 2) a random target point per output cell ``n`` (H, W, 2): uniform over the exemplar positions at
+    least half a cell's extent from its border (the centre where no such position exists). Cells one torus period
+    apart (the output's sides as whole combinations of ``out``) share a key, so a tileable output's seam cells
+    agree; on an untiled axis this only repeats the choice one output side away."""
+    whole = np.rint(np.array([[shape[0], 0.0], [0.0, shape[1]]]) @ np.linalg.inv(out))
+    det = int(round(abs(np.linalg.det(whole))))
+    if det >= 1:  # n modulo the rows of ``whole``: the fraction of n whole^-1, in units of 1 / det
+        frac = np.rint(np.mod(n @ np.linalg.inv(whole), 1.0) * det).astype(np.int64) % det
+    else:
+        frac = n.astype(np.int64)
+    keys, inverse = np.unique(frac.reshape(-1, 2), axis=0, return_inverse=True)
+    half = np.abs(basis).sum(0) / 2  # half the bounding box of one repeat cell, per axis
+    lo = np.minimum(half, (np.array(side) - 1) / 2)
+    hi = np.maximum(np.array(side) - 1 - half, lo)
+    rng = np.random.default_rng(seed)
+    t = lo + rng.random((len(keys), 2)) * (hi - lo)
+    return t[inverse.ravel()].reshape(n.shape)

@@ -787,8 +787,9 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         basis = np.array(repeat, np.float64)
         shift = (-origin[0], -origin[1]) if mode == "extend" else \
             tuple(int(v) for v in torch.randint(0, 1 << 16, (2,), generator=gen))
+        vary = int(torch.randint(0, 1 << 30, (1,), generator=gen))  # a random repeat of the exemplar per cell
         lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift,
-                                                            fitted_basis(basis, (H, W), wrap)), device=dev)
+                                                            fitted_basis(basis, (H, W), wrap), vary), device=dev)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
         first = 0
     for li in range(first + 1):
