@@ -635,7 +635,7 @@ def test_lattice_start_keeps_a_repeating_texture_repeating(wrap, tmp_path):
 @pytest.mark.parametrize("wrap", ["", "xy"])
 def test_lattice_cells_copy_random_repeats_so_a_stain_is_not_stamped_into_every_cell(wrap):
     """A repeating exemplar with a stain in one repeat (a scratch on a perforated sheet): every output cell used to
-    copy the repeat nearest the exemplar's centre, so the stain came out in every cell (5.7 % of the pixels here,
+    copy the repeat nearest the exemplar's centre, so the stain came out in every cell (5.6 % of the pixels here,
     9x its share of the exemplar); each cell now copies a random repeat around which a whole cell fits (about the
     middle four of this exemplar's 3 x 3, so a stain at its centre still comes out 2.8x its share: 1.7 %).
     Tileable, the cells that meet across the seam are one cell and copy the same repeat: no seam."""

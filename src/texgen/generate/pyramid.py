@@ -509,8 +509,8 @@ def _correct(coords: torch.Tensor, fixed: torch.Tensor | None, level: Level, out
     phase): only candidates in phase with the repeat along the axis (``_phase_error``) may be drawn (the random
     ones are snapped into phase); ``ring``: a candidate's distance is how far the exemplar's 8 pixels around it
     are from the output's 8 around the pixel, in colour (``_ring_distance``), instead of the window features;
-    ``masked`` (a level without a coarser guide): the window distance over the exemplar's own pixels only
-    (``_masked_distance``)."""
+    ``masked`` (a level without a coarser guide): the exact window distance, the exemplar's edge-repeated pixels
+    past its border trusted less (``_masked_distance``)."""
     H, W = coords.shape[:2]
     dev = coords.device
     ew = level.image.shape[1]
@@ -598,6 +598,7 @@ def _masked_distance(cand: torch.Tensor, y: torch.Tensor, x: torch.Tensor, colou
     window's weight, in the units of the PCA features (their contrast scale included). The features read the
     edge-repeated exemplar beyond its border, which claims that whatever touches the border goes on past it: in a
     periodic start, where the exemplar's opposite edge follows it, that matched nowhere and was eroded away."""
+    assert level.guide is None, "the masked distance has no coarser window: the coarsest level only"
     H, W, ch = colours.shape
     off = offsets(cfg.radius, 1, centre=False).to(y.device)  # (K, 2)
     if level.inside is None:  # per exemplar position: the weights of its window's offsets inside (0 outside),
@@ -697,7 +698,8 @@ def _random_blocks(shape: tuple[int, int], level: Level, block: int, gen: torch.
 _OUTSIDE = 0.4  # ``_masked_distance``: the weight of a window offset that lies outside the exemplar (its edge-repeated
 # pixel a guess). 0 (ignored): the photographs set R per texture 177.8 -> 167.8 / 207.2 (two halves), but the
 # coins photograph's cut coins joined into worms that repeat (self-distance 0.62 at the exemplar's period); 0.4:
-# 171.6 / 209.4, coins 0.72-0.81; 1: the exact distance alone, 174.9 / 209.7 (session 27)
+# 171.6 / 209.4, coins 0.72-0.81; 1 (the exact distance alone, measured at every coarsest pass): 174.9 / 209.7
+# (session 27)
 _MATCH_BAND = 3  # px of a periodic cell along a placed neighbour's border compared with that neighbour's continuation
 _MATCH_APART = 0.25  # a cell's shift differs from each neighbour's by at least this share of the exemplar's side
 # along one axis at least: the same shift would repeat the exemplar as a stamp
