@@ -697,11 +697,13 @@ def _random_blocks(shape: tuple[int, int], level: Level, block: int, gen: torch.
     return _clamp(torch.stack([cy, cx], -1).to(dev), level)
 
 
-_OUTSIDE = 0.4  # ``_masked_distance``: the weight of a window offset that lies outside the exemplar (its edge-repeated
-# pixel a guess). 0 (ignored): the photographs set R per texture 177.8 -> 167.8 / 207.2 (two halves), but the
-# coins photograph's cut coins joined into worms that repeat (self-distance 0.62 at the exemplar's period); 0.4:
-# 171.6 / 209.4, coins 0.72-0.81; 1 (the exact distance alone, measured at every coarsest pass): 174.9 / 209.7
-# (session 27)
+_OUTSIDE = 0.2  # ``_masked_distance``: the weight of a window offset that lies outside the exemplar (its edge-repeated
+# pixel a guess). Session 27 (``edge`` 1): 0 (ignored) took the photographs set R per texture 177.8 -> 167.8 / 207.2
+# (two halves), but the coins photograph's cut coins joined into worms that repeat (self-distance 0.62 at the
+# exemplar's period); 0.4: 171.6 / 209.4, coins 0.72-0.81; 1 (the exact distance alone): 174.9 / 209.7. Session 28
+# (``edge`` 0): 0.4 158.8 / 200.9, 0.2 150.6 / 199.1 (a floor's white border strip kept: 3 % of the output against
+# the exemplar's 18 % at 0.4, 17 % at 0.2), 0 150.6 / 199.1 but the probe's game art lost (65.9 against 62.5); coins
+# 0.74-1.07 at 0.2
 _MATCH_BAND = 3  # px of a periodic cell along a placed neighbour's border compared with that neighbour's continuation
 _MATCH_APART = 0.25  # a cell's shift differs from each neighbour's by at least this share of the exemplar's side
 # along one axis at least: the same shift would repeat the exemplar as a stamp
