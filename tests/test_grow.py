@@ -436,9 +436,9 @@ def test_proportions_start_keeps_a_checkerboards_squares_and_leaves_other_textur
     """``proportions``: on a checkerboard of real gravel (one cross in the exemplar) the block start erodes the
     light squares into blobs (dark share 0.09 off the exemplar's 0.5 over six runs, measured); G'MIC's periodic
     start is taken (6 runs of 6) and keeps the proportions (0.01 off). On plain grass at ``proportions`` 0.3 it is
-    not taken, and the texture is the very same as with it off (its own random generator). The board repeats, so by default its
-    lattice is found and repeated instead (``lattice``; 0.0001 off the proportions); ``lattice=0`` isolates the
-    proportions start."""
+    not taken, and the texture is the very same as with it off (its own random generator). The board repeats, so
+    by default its lattice is found and repeated instead (``lattice``; 0.0001 off the proportions); ``lattice=0``
+    isolates the proportions start."""
     import torch
 
     from texgen.generate.pyramid import colour_distance
@@ -689,8 +689,8 @@ def test_courses_stay_straight(wrap):
     """``courses``: rows that repeat down the exemplar come out as straight rows. A row of the output is "pure"
     when its joint share is under 10 % or over 90 %: with the lock nearly every row (measured 0.94-1.0 over three
     seeds, both wraps); without it, and with random periodic cells, the courses step up and down where copied
-    patches meet (0.62-0.91, mean 0.73 / 0.74). Matched cells (``proportions_match``) alone kept them straight on one draw of six
-    (0.98; the others 0.56-0.72), so the lock is compared with neither."""
+    patches meet (0.62-0.91 over six seeds, mean 0.73 / 0.74). Matched cells (``proportions_match``) alone kept
+    them straight on one draw of six (0.98; the others 0.56-0.72), so the lock is compared with neither."""
     board = _courses()
     joint = board.mean(-1) < 40
 

@@ -174,7 +174,7 @@ class Level:
     ring: torch.Tensor | None = None  # (h * w, 8 C) the 8 neighbours of every position (``_ring_distance``)
     rarity: torch.Tensor | None = None  # (h * w,) distance of each window to its nearest other one, capped at the median
     kernels: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor] | None = None  # ``projection_kernels``
-    inside: torch.Tensor | None = None  # (h * w, K) fine-window weights of the offsets inside (``_masked_distance``)
+    inside: torch.Tensor | None = None  # (h * w, K) fine-window weights, those outside scaled (``_masked_distance``)
     window: torch.Tensor | None = None  # (h * w, K C) those weights times each position's fine window
     window_sq: torch.Tensor | None = None  # (h * w,) the weighted sum of that window's squared colours
 
@@ -603,8 +603,8 @@ def _masked_distance(cand: torch.Tensor, y: torch.Tensor, x: torch.Tensor, colou
     assert level.guide is None, "the masked distance has no coarser window: the coarsest level only"
     H, W, ch = colours.shape
     off = offsets(cfg.radius, 1, centre=False).to(y.device)  # (K, 2)
-    if level.inside is None:  # per exemplar position: the weights of its window's offsets inside (0 outside),
-        # those weights times its window's colours, and the weighted sum of their squares
+    if level.inside is None:  # per exemplar position: its window's offset weights (``_OUTSIDE`` of them for offsets
+        # outside the exemplar), those weights times its window's colours, and the weighted sum of their squares
         h, w = level.image.shape[:2]
         ey = torch.arange(h, device=y.device)[:, None, None] + off[:, 0]
         ex = torch.arange(w, device=y.device)[None, :, None] + off[:, 1]
