@@ -231,6 +231,34 @@ def test_the_exemplar_is_read_upright(tmp_path):
     assert got.shape == ex.shape and np.array_equal(got, ex)
 
 
+def test_colour_profiles_are_carried_to_each_output(tmp_path):
+    """The pixels are copied as stored, not converted to sRGB, so every output keeps its source's ICC profile
+    (a wide-gamut exemplar written without one shows shifted colours in a colour-managed viewer): the colour
+    exemplar's to the colour output and to G'MIC's, a map's own to that map, none where the source had none, and
+    never a profile that does not describe the pixels written (an RGB profile on a grey map)."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    ex = exemplar()
+    Image.fromarray(ex).save(tmp_path / "ex.png", icc_profile=icc)
+    Image.fromarray(height_of(ex)).save(tmp_path / "height.png", icc_profile=icc)  # grey: an RGB profile misfits
+    Image.fromarray(ex[..., ::-1].copy()).save(tmp_path / "tint.tif", icc_profile=icc)
+    write_image(tmp_path / "rough.png", ex[..., 0].copy())
+    out = tmp_path / "out.png"
+    args = ["grow", str(tmp_path / "ex.png"), "--out", str(out), "--size", "96", "--maps", *(
+        str(tmp_path / n) for n in ("height.png", "tint.tif", "rough.png")), "--cache-dir", str(tmp_path / "c"),
+        "--threads", "1", "--gmic", str(tmp_path / "gmic.png")]
+    assert cli(args) == 0
+    assert load_exemplar(tmp_path / "ex.png").icc == {"colour": icc}
+
+    def profile(name: str) -> bytes | None:
+        with Image.open(tmp_path / name) as im:
+            return im.info.get("icc_profile")
+
+    assert profile("out.png") == icc and profile("out_tint.tif") == icc
+    assert profile("out_height.png") is None and profile("out_rough.png") is None and profile("gmic.png") == icc
+
+
 def test_grow_command_errors_leave_nothing(tmp_path):
     small = write_image(tmp_path / "tiny.png", np.zeros((5, 5, 3), np.uint8))
     out = tmp_path / "o.png"

@@ -241,15 +241,26 @@ def storable(path: str | Path, image: np.ndarray) -> np.ndarray:
                      "(give the map as a .tif, or name the output .tif)")
 
 
-def save_image(path: str | Path, image: np.ndarray) -> None:
+def _profile_fits(icc: bytes, image: np.ndarray) -> bool:
+    """Whether an ICC profile describes ``image``'s pixels: a grey profile for grey, an RGB one for colour. A CMYK
+    exemplar's profile, say, does not describe the RGB it was read as; an unreadable profile describes nothing."""
+    try:
+        space = ImageCms.ImageCmsProfile(io.BytesIO(icc)).profile.xcolor_space.strip()
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+    return space == ("GRAY" if image.ndim == 2 or image.shape[2] == 2 else "RGB")
+
+
+def save_image(path: str | Path, image: np.ndarray, icc_profile: bytes | None = None) -> None:
     """Write ``image`` atomically as a TIFF (``.tif``/``.tiff``) or a PNG (anything else), losslessly
-    (``storable`` says what each can hold)."""
+    (``storable`` says what each can hold), with ``icc_profile`` embedded when given (both formats hold one)."""
     from .io import atomic_path
 
     image = storable(path, image)
     tiff = Path(path).suffix.lower() in TIFF_SUFFIXES
+    extra = {"icc_profile": icc_profile} if icc_profile and _profile_fits(icc_profile, image) else {}
     with atomic_path(path, suffix=Path(path).suffix if tiff else ".png") as tmp:
-        Image.fromarray(image).save(tmp, format="TIFF" if tiff else "PNG")
+        Image.fromarray(image).save(tmp, format="TIFF" if tiff else "PNG", **extra)
 
 
 def preview_rgb(im: Image.Image) -> Image.Image:

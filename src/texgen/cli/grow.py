@@ -70,7 +70,7 @@ def grow(a) -> None:
     from ..config import ConfigError, grow_variant, load, schema_defaults
     from ..generate.maps import ExemplarError, grown_files, load_exemplar, map_outputs, write_files
     from ..generate.pyramid import PyramidConfig, default_cache_dir, generate
-    from ..imaging import save_png
+    from ..imaging import save_image
     from ..metrics import tileability, wrap_seam_rank
 
     dev = device(a.device)  # before any work: a GPU job on a node without CUDA fails at once
@@ -136,11 +136,11 @@ def grow(a) -> None:
         files = grown_files(coords, ex, image, a.out, a.maps_out)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-    written = write_files(files)
+    written = write_files(files, ex.icc)
     written.pop("colour")
     facts["maps"] = written
     if a.gmic:
-        save_png(a.gmic, reference)
+        save_image(a.gmic, reference, ex.icc.get("colour"))  # G'MIC copied the same pixels: same space
     if a.info:
         from ..io import write_text
 

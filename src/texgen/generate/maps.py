@@ -29,13 +29,18 @@ class ExemplarError(ValueError):
 class ExemplarSet:
     """A colour exemplar as the generator matches it (uint8 (h, w, 3), or (h, w, 4) when its file has
     transparency), a grey exemplar as stored (``stored``: a grey or 16-bit map grown on its own, a height map, is
-    written back in its own depth; None for colour) and its companion maps by name (arrays of the same h x w)."""
+    written back in its own depth; None for colour), its companion maps by name (arrays of the same h x w) and the
+    ICC profile of each file that has one (``icc``: "colour" and map names). The pixels are matched and copied as
+    stored, not converted to sRGB, so each output is in its source's colour space and carries its profile: a
+    Display P3 or Adobe RGB exemplar written without one shows duller or shifted colours in a colour-managed
+    viewer."""
 
     colour: np.ndarray
     source: str
     maps: dict[str, np.ndarray] = field(default_factory=dict)
     map_sources: dict[str, str] = field(default_factory=dict)
     stored: np.ndarray | None = None
+    icc: dict[str, bytes] = field(default_factory=dict)
 
 
 def _open_upright(path: str | Path) -> Image.Image:
@@ -58,21 +63,23 @@ def _as_stored(im: Image.Image) -> np.ndarray:
     return np.asarray(im)
 
 
-def read_map(path: str | Path) -> np.ndarray:
-    """A companion map as an array, upright and as stored (``_as_stored``)."""
-    return _as_stored(_open_upright(path))
+def read_map(path: str | Path) -> tuple[np.ndarray, bytes | None]:
+    """A companion map as an array, upright and as stored (``_as_stored``), and its ICC profile (None without)."""
+    im = _open_upright(path)
+    return _as_stored(im), im.info.get("icc_profile") or None
 
 
-def read_colour(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+def read_colour(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
     """The colour map, read once: (what the generator matches: uint8 RGB, or RGBA when the file has transparency
     -- an alpha channel or a transparent palette entry: a grate's or a fence's holes are grown with it, not
     dropped -- with 16-bit and float grey scaled to 8 bits as curation decodes them (``imaging.to_rgb_alpha``;
     ``convert("RGB")`` had clipped a 16-bit height map to white and a float one to black); the grey map as stored
-    when it is one, to be written back in its own depth, else None)."""
+    when it is one, to be written back in its own depth, else None; its ICC profile or None)."""
     im = _open_upright(path)
     rgb, alpha = to_rgb_alpha(im)
     grey = _as_stored(im)
-    return np.ascontiguousarray(rgb if alpha is None else np.dstack([rgb, alpha])), grey if grey.ndim == 2 else None
+    return (np.ascontiguousarray(rgb if alpha is None else np.dstack([rgb, alpha])), grey if grey.ndim == 2 else None,
+            im.info.get("icc_profile") or None)
 
 
 def pbr_folder(folder: str | Path, map_names: str | Path) -> tuple[Path, dict[str, Path]]:
@@ -140,10 +147,12 @@ def load_exemplar(path: str | Path, maps: list[str | Path] = (), map_names: str 
     """The exemplar at ``path`` (an image, or a PBR folder) with its companion maps (``maps``: extra files, named
     by their stem); every map must have the colour map's size."""
     path, extra = exemplar_files(path, maps, map_names)
-    colour, stored = read_colour(path)
-    ex = ExemplarSet(colour, str(path), stored=stored)
+    colour, stored, icc = read_colour(path)
+    ex = ExemplarSet(colour, str(path), stored=stored, icc={"colour": icc} if icc else {})
     for name, p in extra.items():
-        arr = read_map(p)
+        arr, icc = read_map(p)
+        if icc:
+            ex.icc[name] = icc
         if arr.shape[:2] != ex.colour.shape[:2]:
             raise ExemplarError(f"{p}: the {name} map is {arr.shape[1]}x{arr.shape[0]} px but the colour map "
                                 f"{path} is {ex.colour.shape[1]}x{ex.colour.shape[0]}: every map of a set must have "
@@ -186,8 +195,9 @@ def grown_files(coords: np.ndarray, ex: ExemplarSet, image: np.ndarray, out: str
     return files
 
 
-def write_files(files: dict[str, tuple[Path, np.ndarray]]) -> dict[str, str]:
-    """Write ``grown_files``'s files (each atomically); returns {name: path}."""
-    for path, pixels in files.values():
-        save_image(path, pixels)
+def write_files(files: dict[str, tuple[Path, np.ndarray]], icc: dict[str, bytes] | None = None) -> dict[str, str]:
+    """Write ``grown_files``'s files (each atomically, each with its source's ICC profile from ``icc`` when it had
+    one: ``ExemplarSet.icc``); returns {name: path}."""
+    for name, (path, pixels) in files.items():
+        save_image(path, pixels, (icc or {}).get(name))
     return {name: str(path) for name, (path, _) in files.items()}
