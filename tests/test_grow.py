@@ -819,7 +819,8 @@ def test_matched_cells_continue_a_one_period_grid():
     start's cells shifted at random put each cell's lines at unrelated places, so no line crosses the output;
     each cell matched to continue its neighbours (``proportions_match``), lines run its whole width or height
     (measured over seeds 0-3: 9 full-length line rows or columns against 0), with the same share of line
-    pixels as the exemplar (each cell still holds it once)."""
+    pixels as the exemplar (each cell still holds it once). With ``lines`` off: on, such a crop is grown as a
+    lattice of its own size (``test_one_tile_grows_into_a_grid_of_unbroken_lines``) and the cells are not used."""
     ex = (160 + exemplar("gravel", 64) // 3).astype(np.uint8)
     ex[20:23] = 40
     ex[:, 40:43] = 40
@@ -828,8 +829,64 @@ def test_matched_cells_continue_a_one_period_grid():
     for match in (0, 64):
         full[match] = 0
         for seed in range(4):
-            out = generate(ex, 256, 256, PyramidConfig(proportions_match=match), "synthesize", "xy", seed)[0]
+            out = generate(ex, 256, 256, PyramidConfig(proportions_match=match, lines=0), "synthesize", "xy", seed)[0]
             dark = out[..., 0] < 80
             full[match] += int((dark.mean(1) > 0.9).sum() + (dark.mean(0) > 0.9).sum())
             assert abs(dark.mean() - share) < 0.15 * share
     assert full[0] == 0 and full[64] >= 6, full
+
+
+def _one_tile(axes: str = "yx", size: int = 64, seed: int = 0) -> np.ndarray:
+    """One floor tile as an artist crops it: real gravel (faint, as a marble tile's clouding) crossed by one dark
+    2 px grout line along each axis named (y: a row of grout, x: a column), at a random place away from the border;
+    the tile's repeat is longer than the crop, so no second line is in it."""
+    ex = exemplar("gravel", size).astype(np.int32) // 4 + 150
+    rng = np.random.default_rng(seed)
+    for axis in axes:
+        at = int(rng.integers(10, size - 12))
+        if axis == "y":
+            ex[at:at + 2] = (60, 55, 50)
+        else:
+            ex[:, at:at + 2] = (60, 55, 50)
+    return ex.astype(np.uint8)
+
+
+def _full_lines(img: np.ndarray, axis: int) -> int:
+    """How many straight dark lines run across the whole image along ``axis`` (0: rows, 1: columns)."""
+    dark = img.astype(np.int32).sum(-1) < 3 * 100
+    full = dark.mean(1 - axis) > 0.95
+    return int(np.count_nonzero(np.diff(np.r_[0, full.astype(np.int8)]) == 1))
+
+
+def test_find_lines_finds_one_straight_line_across_the_crop_and_nothing_in_textures_without_one():
+    from texgen.generate.lattice import find_lines
+
+    for seed in range(3):
+        assert find_lines(_one_tile("yx", seed=seed)) == (True, True)
+        assert find_lines(_one_tile("y", seed=seed)) == (True, False)
+        assert find_lines(_one_tile("x", seed=seed)) == (False, True)
+    twice = _one_tile("y")
+    twice[5:7] = (60, 55, 50)  # a second grout line: wood grain, a stack of dashes
+    assert find_lines(twice) == (False, False)
+    for name in ("brick", "gravel", "grass"):
+        for size in (64, 128):
+            assert find_lines(exemplar(name, size)) == (False, False)
+
+
+@pytest.mark.parametrize("wrap", ["", "xy"])
+def test_one_tile_grows_into_a_grid_of_unbroken_lines(wrap):
+    """One tile's grout lines run across the whole output at the exemplar's period (a lattice of the exemplar's
+    size), where matching alone broke them into crosses and strokes of random length (a floor crop of the demo's
+    photographs, session 29), and one course's mortar runs on as a course lock of that period."""
+    tile = _one_tile("yx", seed=1)
+    grown, _, facts = generate(tile, 256, 256, PyramidConfig(), wrap=wrap, seed=3)
+    assert facts["lines"] == [True, True] and same_lattice(facts["lattice"], [(64, 0), (0, 64)])
+    assert _full_lines(grown, 0) >= 3 and _full_lines(grown, 1) >= 3
+    off = generate(tile, 256, 256, PyramidConfig(lines=0), wrap=wrap, seed=3)[0]
+    assert _full_lines(off, 0) + _full_lines(off, 1) < 3
+    if wrap:
+        assert M.tileability(grown) < 1.1
+    course = _one_tile("y", seed=2)
+    grown, _, facts = generate(course, 256, 256, PyramidConfig(), wrap=wrap, seed=3)
+    assert facts["lines"] == [True, False] and facts["courses"] == [0, 64.0]
+    assert _full_lines(grown, 0) >= 3

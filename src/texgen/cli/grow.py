@@ -63,6 +63,10 @@ ADV = "advanced"
          arg("--courses", type=float, default=None, group=ADV,
              help="keep the rows (or columns) of an exemplar whose rows repeat with a slide straight: brick courses, "
                   "planks, siding, ribs (its self-distance below this one repeat down; default 0.25; 0 = off)"),
+         arg("--lines", type=float, default=None, group=ADV,
+             help="continue one straight line that crosses the whole exemplar (one tile's grout, one course's mortar) "
+                  "across the output at the exemplar's period (the share of the side it must cross; default 0.8; "
+                  "0 = off)"),
          arg("--cache-dir", default=None, group=ADV,
              help="where fitted levels are kept (default $TEXGEN_CACHE or ~/.cache/texgen/grow)"),
          torch_threads=True)
@@ -92,7 +96,8 @@ def grow(a) -> None:
     elif a.variant:
         raise SystemExit(f"error: --variant {a.variant} needs the config that defines it (--config {a.config}: "
                          "no such file)")
-    for key in ("temperature", "passes", "coarsest", "max_levels", "radius", "fit_steps", "proportions", "lattice", "courses"):
+    for key in ("temperature", "passes", "coarsest", "max_levels", "radius", "fit_steps", "proportions", "lattice",
+                "courses", "lines"):
         if getattr(a, key) is not None:
             settings[key] = getattr(a, key)
     try:

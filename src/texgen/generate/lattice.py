@@ -120,6 +120,36 @@ def find_courses(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
     return None if best is None else (best[1], best[2])
 
 
+def find_lines(exemplar: np.ndarray, share: float = 0.8, contrast: float = 4.0, floor: float = 8.0,
+               widest: int = 4) -> tuple[bool, bool]:
+    """Whether the exemplar holds exactly one straight line across its whole width (a row of grout, a course's
+    mortar, a seam between two panels: axis 0) and across its whole height (axis 1): the crop of one floor tile
+    or one course, whose repeat is longer than the crop, so ``find_lattice`` and ``find_courses`` (which need two
+    repeats in it) see none.
+
+    A row is part of a line when at least ``share`` of its pixels differ from the rows 3-6 px above and below it
+    (their median, per column) by more than ``contrast`` times the exemplar's typical such difference (and more
+    than ``floor`` levels), all darker or all lighter. The line is one run of such rows at most ``widest`` px
+    wide, at least 3 px from the exemplar's border (there the rows around it are missing); a second run (wood
+    grain, a stack of dashes) means no single line."""
+    f = np.asarray(exemplar, np.float64)[..., :3]
+    found = []
+    for a in (f, np.swapaxes(f, 0, 1)):
+        n = a.shape[0]
+        pad = np.pad(a, ((6, 6), (0, 0), (0, 0)), mode="edge")
+        rows = np.arange(n)[:, None] + np.r_[0:4, 9:13][None]  # rows y-6..y-3 and y+3..y+6 of the padded copy
+        d = a - np.median(pad[rows], axis=1)  # (n, m, 3)
+        size = np.sqrt((d ** 2).sum(-1))
+        strong = size > max(contrast * np.median(size), floor)
+        sign = d.mean(-1)
+        line = np.maximum((strong & (sign > 0)).mean(1), (strong & (sign < 0)).mean(1)) >= share
+        edges = np.flatnonzero(np.diff(np.r_[0, line.astype(np.int8), 0]))
+        runs = list(zip(edges[::2], edges[1::2]))
+        found.append(bool(len(runs) == 1 and runs[0][1] - runs[0][0] <= widest and runs[0][0] >= 3
+                          and runs[0][1] <= n - 3))
+    return found[0], found[1]
+
+
 def _reduced(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lagrange-Gauss reduction: the two shortest vectors that span the same lattice as a and b."""
     if a @ a > b @ b:

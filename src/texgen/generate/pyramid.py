@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from texgen.generate.lattice import find_courses, find_lattice, fitted_basis, lattice_coordinates, self_distance
+from texgen.generate.lattice import find_courses, find_lattice, find_lines, fitted_basis, lattice_coordinates, self_distance
 
 MODES = ("synthesize", "extend")
 _LOCK_SPAN = 8  # px: a course lock applies at a level where the repeat spans at least this
@@ -97,6 +97,10 @@ class PyramidConfig:
     courses: float = 0.25  # an exemplar whose rows (or columns) repeat this closely, each repeat free to slide along
     # them (``find_courses``: brick courses, planks, siding, ribs), keeps them straight: every pixel copies from a
     # row in the same phase of the repeat; 0 = off
+    lines: float = 0.8  # an exemplar crossed by exactly one straight line along an axis (at least this share of the
+    # side; ``find_lines``: one floor tile's grout, one course's mortar) repeats with the exemplar's own side as
+    # its period along it (a course lock; both axes: a lattice of the exemplar's size), so the line runs on across
+    # the output instead of breaking into strokes; 0 = off
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "PyramidConfig":
@@ -800,6 +804,11 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     distance = self_distance(exemplar) if cfg.lattice > 0 or cfg.courses > 0 else None  # shared by both searches
     repeat = find_lattice(exemplar, cfg.lattice, distance=distance) if cfg.lattice > 0 else None
     courses = find_courses(exemplar, cfg.courses, distance=distance) if cfg.courses > 0 and repeat is None else None
+    lines = find_lines(exemplar, cfg.lines) if cfg.lines > 0 and repeat is None and courses is None else (False, False)
+    if all(lines):
+        repeat = ((eh, 0), (0, ew))
+    elif any(lines):
+        courses = (0, float(eh)) if lines[0] else (1, float(ew))
     gen = torch.Generator().manual_seed(seed)
     lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
     if courses is not None:
@@ -943,7 +952,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     image = exemplar[coords[..., 0].cpu().numpy(), coords[..., 1].cpu().numpy()]
     facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha,
              "proportions_start": proportions_start, "lattice": [list(v) for v in repeat] if repeat else None,
-             "courses": [lock[0], round(lock[1], 3)] if lock is not None else None}
+             "courses": [lock[0], round(lock[1], 3)] if lock is not None else None, "lines": list(lines)}
     return image, coords.cpu().numpy(), facts
 
 
