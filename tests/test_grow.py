@@ -890,3 +890,7 @@ def test_one_tile_grows_into_a_grid_of_unbroken_lines(wrap):
     grown, _, facts = generate(course, 256, 256, PyramidConfig(), wrap=wrap, seed=3)
     assert facts["lines"] == [True, False] and facts["courses"] == [0, 64.0]
     assert _full_lines(grown, 0) >= 3
+    if wrap:  # sides that are no multiple of the exemplar's: 200 = 3 x 66.7, 300 = 5 x 60 (a 6 % stretch)
+        for ex, axis in ((tile, 0), (tile, 1), (_one_tile("x", seed=4), 1)):
+            grown = generate(ex, 200, 300, PyramidConfig(), wrap=wrap, seed=5)[0]
+            assert _full_lines(grown, axis) >= 3 and M.tileability(grown) < 1.1

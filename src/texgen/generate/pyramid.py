@@ -809,6 +809,9 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         repeat = ((eh, 0), (0, ew))
     elif any(lines):
         courses = (0, float(eh)) if lines[0] else (1, float(ew))
+    # a wrapped side takes a whole number of repeats stretched by at most this: the exemplar's side, as a line's
+    # repeat, is a guess (the crop shows one line), so it may stretch further than a repeat the exemplar shows
+    stretch = 0.25 if any(lines) else 0.05
     gen = torch.Generator().manual_seed(seed)
     lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
     if courses is not None:
@@ -817,7 +820,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         out_period = period
         if "yx"[axis] in wrap:  # a whole number of repeats must fit the wrapped side, or a course breaks at the seam
             whole = max(1, round(side / period))
-            out_period = side / whole if abs(side / whole - period) <= 0.05 * period else None
+            out_period = side / whole if abs(side / whole - period) <= stretch * period else None
         if out_period is not None:
             lock = (axis, period, out_period, float(origin[axis]) if mode == "extend"
                     else float(torch.rand((), generator=gen)) * out_period)
@@ -848,8 +851,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         shift = (-origin[0], -origin[1]) if mode == "extend" else \
             tuple(int(v) for v in torch.randint(0, 1 << 16, (2,), generator=gen))
         vary = int(torch.randint(0, 1 << 30, (1,), generator=gen))  # a random repeat of the exemplar per cell
-        lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift,
-                                                            fitted_basis(basis, (H, W), wrap), vary), device=dev)
+        fitted = fitted_basis(basis, (H, W), wrap, stretch)
+        lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift, fitted, vary), device=dev)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
         first = 0
     for li in range(first + 1):
