@@ -29,7 +29,9 @@ grown around it: the seed's pixels keep their own coordinates at every level whe
 inside it). An exemplar that repeats along two directions (``lattice.find_lattice``) is instead laid out by its
 lattice, one phase everywhere, and only the finest level is corrected, so a dot grid or a tile grid stays
 regular; one whose rows repeat with a slide (``lattice.find_courses``: siding, planks, ribs) draws every pixel
-from a row in phase with the repeat, so its courses stay straight. Companion maps (normal, roughness, height,
+from a row in phase with the repeat, so its courses stay straight. One crossed by a single straight line
+(``lattice.find_lines``: one tile's grout, one course's mortar) is treated as repeating at its own side along the
+line's axis (a course lock, or on both axes a lattice), so the line runs on. Companion maps (normal, roughness, height,
 ...) are read through the final coordinates (``apply_coordinates``), so a known per-pixel relation between the
 colour map and a companion map holds exactly in the output; an alpha channel is matched as a fourth colour.
 """
@@ -48,7 +50,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from texgen.generate.lattice import find_courses, find_lattice, find_lines, fitted_basis, lattice_coordinates, self_distance
+from texgen.generate.lattice import (find_courses, find_lattice, find_lines, fitted_basis, lattice_coordinates,
+                                     self_distance)
 
 MODES = ("synthesize", "extend")
 _LOCK_SPAN = 8  # px: a course lock applies at a level where the repeat spans at least this
