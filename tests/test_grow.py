@@ -12,6 +12,7 @@ from PIL import Image
 from texgen import metrics as M
 from texgen.cli import main as cli
 from texgen.config import schema_defaults
+from texgen.generate.cut import boundary_steps, quiet_cut
 from texgen.generate.maps import ExemplarError, load_exemplar
 from texgen.generate.pyramid import PyramidConfig, apply_coordinates, generate, level_count
 
@@ -54,11 +55,40 @@ def test_companion_map_keeps_its_relation_exactly(wrap):
 
 def test_tileable_output_is_seamless_and_plain_is_not_forced():
     ex = exemplar("gravel")
-    tiled = [generate(ex, 128, 128, wrap="xy", seed=s)[0] for s in range(2)]
+    # in the generator's own frame (not cut where it is quietest, which would hide a seam): its wrap is seamless
+    tiled = [generate(ex, 128, 128, PyramidConfig(quiet_edge=False), wrap="xy", seed=s)[0] for s in range(2)]
     assert max(M.tileability(t) for t in tiled) < 1.3
     plain = [generate(ex, 128, 128, seed=s)[0] for s in range(2)]
     # the same generator without wrapping: its wrap seam is a plain seam between unrelated edges
     assert np.mean([M.tileability(p) for p in plain]) > np.mean([M.tileability(t) for t in tiled])
+
+
+def test_quiet_cut_moves_a_line_off_the_border():
+    """A dark line along the border and a busy band: the cut lands in the flat part, clear of both."""
+    img = np.full((64, 48, 3), 120, np.uint8)
+    img[0] = 10  # the line lies along the wrap
+    img[30:41] = np.random.default_rng(0).integers(0, 256, (11, 48, 3))
+    rows, cols = quiet_cut(img, "xy")
+    cut = np.roll(img, (-rows, -cols), (0, 1))
+    assert (cut[0] == 120).all() and (cut[-1] == 120).all() and not 26 <= rows <= 45
+    assert boundary_steps(cut, 0)[0] == 0 and quiet_cut(img, "x")[0] == 0  # rows stay where y does not wrap
+
+
+def test_the_tile_is_cut_where_the_texture_is_quietest():
+    """``quiet_edge`` rolls the tiling, nothing else: the coordinates are the uncut ones rolled (so companion maps
+    follow), and the border is the quietest boundary; extend keeps its seed where it is."""
+    ex = exemplar("brick")
+    img0, c0, f0 = generate(ex, 128, 96, PyramidConfig(quiet_edge=False), wrap="xy", seed=2)
+    img1, c1, f1 = generate(ex, 128, 96, wrap="xy", seed=2)
+    dy, dx = f1["cut"]
+    assert f0["cut"] == [0, 0] and (dy, dx) != (0, 0)
+    assert np.array_equal(c1, np.roll(c0, (-dy, -dx), (0, 1))) and np.array_equal(img1, apply_coordinates(ex, c1))
+    for axis in (0, 1):
+        steps = boundary_steps(img1, axis)
+        assert steps[0] <= np.percentile(steps, 25) < np.max(steps)
+    assert M.tileability(img1) <= M.tileability(img0)
+    assert generate(ex, 128, 128, mode="extend", wrap="xy", seed=2)[2]["cut"] == [0, 0]
+    assert generate(ex, 128, 128, wrap="x", seed=2)[2]["cut"][0] == 0
 
 
 def test_synthesize_keeps_structure_better_than_shuffled_pixels():

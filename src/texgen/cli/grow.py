@@ -67,6 +67,9 @@ ADV = "advanced"
              help="continue one straight line that crosses the whole exemplar (one tile's grout, one course's mortar) "
                   "across the output at the exemplar's period (the share of the side it must cross; default 0.8; "
                   "0 = off)"),
+         arg("--uncut", dest="quiet_edge", action="store_false", default=None, group=ADV,
+             help="tileable: keep the generator's own frame instead of cutting the tile's border where the texture "
+                  "is quietest"),
          arg("--cache-dir", default=None, group=ADV,
              help="where fitted levels are kept (default $TEXGEN_CACHE or ~/.cache/texgen/grow)"),
          torch_threads=True)
@@ -97,7 +100,7 @@ def grow(a) -> None:
         raise SystemExit(f"error: --variant {a.variant} needs the config that defines it (--config {a.config}: "
                          "no such file)")
     for key in ("temperature", "passes", "coarsest", "max_levels", "radius", "fit_steps", "proportions", "lattice",
-                "courses", "lines"):
+                "courses", "lines", "quiet_edge"):
         if getattr(a, key) is not None:
             settings[key] = getattr(a, key)
     try:

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from texgen.generate.cut import quiet_cut
 from texgen.generate.lattice import (find_courses, find_lattice, find_lines, fitted_basis, lattice_coordinates,
                                      self_distance)
 
@@ -104,6 +105,9 @@ class PyramidConfig:
     # side; ``find_lines``: one floor tile's grout, one course's mortar) repeats with the exemplar's own side as
     # its period along it (a course lock; both axes: a lattice of the exemplar's size), so the line runs on across
     # the output instead of breaking into strokes; 0 = off
+    quiet_edge: bool = True  # synthesize, tileable: the tiling is rolled so that its border is cut where the texture
+    # changes least (``cut.quiet_cut``), not across a grout line or a crack that then reads as a seam; False = the
+    # generator's own frame
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "PyramidConfig":
@@ -954,12 +958,18 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         if li > 0:
             finished = lv.image[coords[..., 0], coords[..., 1]]
             out_guide = upsample(finished, (H // 2 ** (li - 1), W // 2 ** (li - 1)), wrap)
-    coords = coords[:height, :width]
-    image = exemplar[coords[..., 0].cpu().numpy(), coords[..., 1].cpu().numpy()]
+    coords = coords[:height, :width].cpu().numpy()
+    image = exemplar[coords[..., 0], coords[..., 1]]
+    cut = (0, 0)
+    if wrap and mode == "synthesize" and cfg.quiet_edge:  # extend keeps its seed where it was asked to be
+        cut = quiet_cut(image, wrap)
+        coords = np.roll(coords, (-cut[0], -cut[1]), (0, 1))
+        image = np.roll(image, (-cut[0], -cut[1]), (0, 1))
     facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha,
              "proportions_start": proportions_start, "lattice": [list(v) for v in repeat] if repeat else None,
-             "courses": [lock[0], round(lock[1], 3)] if lock is not None else None, "lines": list(lines)}
-    return image, coords.cpu().numpy(), facts
+             "courses": [lock[0], round(lock[1], 3)] if lock is not None else None, "lines": list(lines),
+             "cut": list(cut)}
+    return image, coords, facts
 
 
 def _seed_at_level(shape: tuple[int, int], origin: tuple[int, int], seed_shape: tuple[int, int], s: int,

@@ -78,9 +78,16 @@ def artist_growth(split_tsv, generator: dict, probe: dict, seed: int = 0, root="
         canvas[:es, :es] = ex
         return efros_leung(canvas, known, np.arange(size * size), seed=seed + i)
 
+    uncut: list[np.ndarray] = []  # the tileable outputs in the generator's own frame, before ``quiet_edge``'s roll
+
+    def tileable(i: int, ex: np.ndarray) -> np.ndarray:
+        image, _, facts = generate(ex, size, size, cfg, "synthesize", "xy", seed + i)
+        uncut.append(np.roll(image, tuple(facts["cut"]), (0, 1)))
+        return image
+
     methods = {
         "synthesize": lambda i, ex: generate(ex, size, size, cfg, "synthesize", "", seed + i)[0],
-        "synthesize_tileable": lambda i, ex: generate(ex, size, size, cfg, "synthesize", "xy", seed + i)[0],
+        "synthesize_tileable": tileable,
         "extend": lambda i, ex: generate(ex, size, size, cfg, "extend", "", seed + i)[0],
         "gmic": lambda i, ex: peer.grow(ex, size, size, rng_seed=seed + i),
         "classical": el,
@@ -95,6 +102,9 @@ def artist_growth(split_tsv, generator: dict, probe: dict, seed: int = 0, root="
         grown[name] = [fn(i, ex) for i, ex in enumerate(exemplars[:n])]
         seconds = time.perf_counter() - t
         result[name] = _scores(grown[name], refs[:n], seconds)
+    if uncut:  # a seam in the generator's frame would be rolled inside the image by the cut: this figure would show it
+        seams = [M.tileability(im) for im in uncut]
+        result["synthesize_tileable"].update(wrap_seam_uncut=float(np.mean(seams)), wrap_seam_uncut_max=float(max(seams)))
     if "classical" in grown:  # the others on the same few exemplars, so that the comparison is like for like
         n = len(grown["classical"])
         result["on_efros_leung_exemplars"] = {k: _scores(v[:n], refs[:n], 0.0)
