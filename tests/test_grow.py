@@ -786,7 +786,7 @@ def test_courses_lock_every_level():
     assert facts["courses"][0] == 0 and abs(facts["courses"][1] - 16) < 0.5 and facts["levels"] == 2
     share = joint[coords[..., 0], coords[..., 1]].mean(1)
     assert ((share < 0.1) | (share > 0.9)).mean() >= 0.95
-    assert generate(board, 128, 128, PyramidConfig(courses=0), seed=0)[2]["levels"] == 3
+    assert generate(board, 128, 128, PyramidConfig(courses=0, lines=0), seed=0)[2]["levels"] == 3
     fine = _courses(112, 6)  # a 6 px repeat: no level is locked, so nothing is capped
     facts = generate(fine, 128, 128, PyramidConfig(), seed=0)[2]
     assert facts["courses"] is not None and facts["levels"] == 3
@@ -892,15 +892,40 @@ def test_find_lines_finds_one_straight_line_across_the_crop_and_nothing_in_textu
     from texgen.generate.lattice import find_lines
 
     for seed in range(3):
-        assert find_lines(_one_tile("yx", seed=seed)) == (True, True)
-        assert find_lines(_one_tile("y", seed=seed)) == (True, False)
-        assert find_lines(_one_tile("x", seed=seed)) == (False, True)
+        assert find_lines(_one_tile("yx", seed=seed)) == (64.0, 64.0)  # one line: it recurs once per side
+        assert find_lines(_one_tile("y", seed=seed)) == (64.0, None)
+        assert find_lines(_one_tile("x", seed=seed)) == (None, 64.0)
     twice = _one_tile("y")
-    twice[5:7] = (60, 55, 50)  # a second grout line: wood grain, a stack of dashes
-    assert find_lines(twice) == (False, False)
+    at = int(np.flatnonzero(twice[:, 0, 0] == 60)[0])
+    twice[at + 8:at + 10] = (60, 55, 50)  # a double line, 8 px apart: wood grain, a stack of dashes
+    assert find_lines(twice) == (None, None)
     for name in ("brick", "gravel", "grass"):
         for size in (64, 128):
-            assert find_lines(exemplar(name, size)) == (False, False)
+            assert find_lines(exemplar(name, size)) == (None, None)
+
+
+def test_find_lines_reads_the_grout_of_tiles_whose_faces_differ():
+    """Grout at even spacing over faces that do not repeat (concrete, marble: the lattice search, which compares
+    the whole exemplar with itself shifted, sees no repeat) gives that spacing, lines along the border included; at
+    uneven spacing (planks of random widths, grain) none."""
+    from texgen.generate.lattice import find_lattice, find_lines
+
+    ex = exemplar("gravel", 128).astype(np.int32) // 2 + 100  # faces that differ everywhere
+    grid = ex.copy()
+    for at in (0, 42, 84, 126):  # grout every 42 px, along the border too (a tile cut at its joints)
+        grid[at:at + 2] = (20, 15, 10)
+        grid[:, at:at + 2] = (20, 15, 10)
+    grid = grid.astype(np.uint8)
+    assert find_lattice(grid, 0.2) is None
+    rows, cols = find_lines(grid)
+    assert rows == pytest.approx(42, abs=1.5) and cols == pytest.approx(42, abs=1.5)
+    grown, _, facts = generate(grid, 252, 252, wrap="xy", seed=1)  # 6 tiles a side: the grid runs on, unbroken
+    assert facts["lattice"] is not None and _full_lines(grown, 0) >= 5 and _full_lines(grown, 1) >= 5
+    assert _full_lines(generate(grid, 252, 252, PyramidConfig(lines=0), wrap="xy", seed=1)[0], 0) < 5
+    uneven = ex.copy()
+    for at in (10, 30, 75, 100):
+        uneven[at:at + 2] = (20, 15, 10)
+    assert find_lines(uneven.astype(np.uint8)) == (None, None)
 
 
 @pytest.mark.parametrize("wrap", ["", "xy"])
@@ -910,7 +935,7 @@ def test_one_tile_grows_into_a_grid_of_unbroken_lines(wrap):
     photographs, session 29), and one course's mortar runs on as a course lock of that period."""
     tile = _one_tile("yx", seed=1)
     grown, _, facts = generate(tile, 256, 256, PyramidConfig(), wrap=wrap, seed=3)
-    assert facts["lines"] == [True, True] and same_lattice(facts["lattice"], [(64, 0), (0, 64)])
+    assert facts["lines"] == [64.0, 64.0] and same_lattice(facts["lattice"], [(64, 0), (0, 64)])
     assert _full_lines(grown, 0) >= 3 and _full_lines(grown, 1) >= 3
     off = generate(tile, 256, 256, PyramidConfig(lines=0), wrap=wrap, seed=3)[0]
     assert _full_lines(off, 0) + _full_lines(off, 1) < 3
@@ -918,7 +943,7 @@ def test_one_tile_grows_into_a_grid_of_unbroken_lines(wrap):
         assert M.tileability(grown) < 1.1
     course = _one_tile("y", seed=2)
     grown, _, facts = generate(course, 256, 256, PyramidConfig(), wrap=wrap, seed=3)
-    assert facts["lines"] == [True, False] and facts["courses"] == [0, 64.0]
+    assert facts["lines"] == [64.0, None] and facts["courses"] == [0, 64.0]
     assert _full_lines(grown, 0) >= 3
     if wrap:  # sides that are no multiple of the exemplar's: 200 = 3 x 66.7, 300 = 5 x 60 (a 6 % stretch)
         for ex, axis in ((tile, 0), (tile, 1), (_one_tile("x", seed=4), 1)):

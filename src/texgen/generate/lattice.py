@@ -121,22 +121,25 @@ def find_courses(exemplar: np.ndarray, threshold: float = 0.2, ridge: float = 0.
 
 
 def find_lines(exemplar: np.ndarray, share: float = 0.8, contrast: float = 4.0, floor: float = 8.0,
-               widest: int = 4) -> tuple[bool, bool]:
-    """Whether the exemplar holds exactly one straight line across its whole width (a row of grout, a course's
-    mortar, a seam between two panels: axis 0) and across its whole height (axis 1): the crop of one floor tile
-    or one course, whose repeat is longer than the crop, so ``find_lattice`` and ``find_courses`` (which need two
-    repeats in it) see none.
+               widest: int = 4) -> tuple[float | None, float | None]:
+    """The repeat of the straight lines that cross the exemplar's whole width (rows of grout, a course's mortar, a
+    seam between two panels: axis 0) and whole height (axis 1), or None per axis: for the crop of one floor tile
+    or one course, whose repeat is longer than the crop, and for tiles whose faces differ (marble, concrete,
+    stone: the grout repeats, the faces do not), where ``find_lattice`` and ``find_courses``, which compare the
+    whole exemplar with itself shifted, see none.
 
     A row is part of a line when at least ``share`` of its pixels differ from the rows 3-6 px above and below it
     (their median, per column) by more than ``contrast`` times the exemplar's typical such difference (and more
-    than ``floor`` levels), all darker or all lighter. The line is one run of such rows at most ``widest`` px
-    wide, at least 3 px from the exemplar's border (there the rows around it are missing); a second run (wood
-    grain, a stack of dashes) means no single line."""
+    than ``floor`` levels), all darker or all lighter; a line is a run of such rows at most ``widest`` px wide.
+    One line, 3 px or more from the border: the crop shows it once, so it recurs once per exemplar side (the
+    least it says). Two or more (along the border too) at even spacing (within 3 px or 6 %), three or more at least
+    12 px apart or two at least half the side apart: that spacing. Otherwise (wood grain, a stack of dashes, a
+    double line) None."""
     f = np.asarray(exemplar, np.float32)[..., :3]
-    found = []
+    found: list[float | None] = []
     for a in (f, np.swapaxes(f, 0, 1)):
         n = a.shape[0]
-        pad = np.pad(a, ((6, 6), (0, 0), (0, 0)), mode="edge")
+        pad = np.pad(a, ((6, 6), (0, 0), (0, 0)), mode="reflect")  # a line along the border is seen too
         beside = np.empty_like(a)  # per pixel, the median of the 8 rows 3-6 px above and below it, per column
         for s in range(0, n, 64):  # in blocks of rows: all at once held 8 copies of the exemplar (2 GB at 2048 px)
             rows = np.arange(s, min(s + 64, n))[:, None] + np.r_[0:4, 9:13][None]
@@ -148,10 +151,26 @@ def find_lines(exemplar: np.ndarray, share: float = 0.8, contrast: float = 4.0, 
         sign = d.mean(-1)
         line = np.maximum((strong & (sign > 0)).mean(1), (strong & (sign < 0)).mean(1)) >= share
         edges = np.flatnonzero(np.diff(np.r_[0, line.astype(np.int8), 0]))
-        runs = list(zip(edges[::2], edges[1::2]))
-        found.append(bool(len(runs) == 1 and runs[0][1] - runs[0][0] <= widest and runs[0][0] >= 3
-                          and runs[0][1] <= n - 3))
+        runs: list[tuple[int, int]] = []
+        for a, b in zip(edges[::2], edges[1::2]):  # one weak row (or two) inside a line does not split it
+            runs[-1:] = [(runs[-1][0], b)] if runs and a - runs[-1][1] <= 2 else [*runs[-1:], (a, b)]
+        found.append(_line_period(runs, n, widest))
     return found[0], found[1]
+
+
+def _line_period(runs: list[tuple[int, int]], n: int, widest: int) -> float | None:
+    """``find_lines``' repeat along one axis from the runs [start, end) of line rows in a side of n px."""
+    # at the border the rows beside a line are its own edge-repeated rows: it reads up to 2 px wider there
+    if not runs or any(b - a > widest + 2 * (a < 3 or b > n - 3) for a, b in runs):
+        return None
+    if len(runs) == 1:
+        a, b = runs[0]
+        return float(n) if a >= 3 and b <= n - 3 else None
+    centres = np.array([(a + b - 1) / 2 for a, b in runs])
+    gaps = np.diff(centres)
+    even = np.abs(gaps - gaps.mean()).max() <= max(3.0, 0.06 * gaps.mean())
+    far = gaps.mean() >= (12 if len(runs) >= 3 else n / 2)
+    return float(gaps.mean()) if even and far else None
 
 
 def _reduced(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,8 @@ lattice, one phase everywhere, and only the finest level is corrected, so a dot 
 regular; one whose rows repeat with a slide (``lattice.find_courses``: siding, planks, ribs) draws every pixel
 from a row in phase with the repeat, so its courses stay straight. One crossed by a single straight line
 (``lattice.find_lines``: one tile's grout, one course's mortar) is treated as repeating at its own side along the
-line's axis (a course lock, or on both axes a lattice), so the line runs on. Companion maps (normal, roughness, height,
+line's axis (a course lock, or on both axes a lattice), and evenly spaced lines (grout between tiles whose faces
+differ) at their spacing, so the lines run on. Companion maps (normal, roughness, height,
 ...) are read through the final coordinates (``apply_coordinates``), so a known per-pixel relation between the
 colour map and a companion map holds exactly in the output; an alpha channel is matched as a fourth colour.
 """
@@ -101,9 +102,9 @@ class PyramidConfig:
     courses: float = 0.25  # an exemplar whose rows (or columns) repeat this closely, each repeat free to slide along
     # them (``find_courses``: brick courses, planks, siding, ribs), keeps them straight: every pixel copies from a
     # row in the same phase of the repeat; 0 = off
-    lines: float = 0.8  # an exemplar crossed by exactly one straight line along an axis (at least this share of the
-    # side; ``find_lines``: one floor tile's grout, one course's mortar) repeats with the exemplar's own side as
-    # its period along it (a course lock; both axes: a lattice of the exemplar's size), so the line runs on across
+    lines: float = 0.8  # straight lines across the whole exemplar (at least this share of the side; ``find_lines``:
+    # grout, mortar, plank joints) set the repeat along their axis: one line once per exemplar side, evenly spaced
+    # lines their spacing (tiles whose faces differ), courses crossed by lines a grid; so the grout runs on across
     # the output instead of breaking into strokes; 0 = off
     quiet_edge: bool = True  # synthesize, tileable: the tiling is rolled so that its border is cut where the texture
     # changes least (``cut.quiet_cut``), not across a grout line or a crack that then reads as a seam; False = the
@@ -811,14 +812,19 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     distance = self_distance(exemplar) if cfg.lattice > 0 or cfg.courses > 0 else None  # shared by both searches
     repeat = find_lattice(exemplar, cfg.lattice, distance=distance) if cfg.lattice > 0 else None
     courses = find_courses(exemplar, cfg.courses, distance=distance) if cfg.courses > 0 and repeat is None else None
-    lines = find_lines(exemplar, cfg.lines) if cfg.lines > 0 and repeat is None and courses is None else (False, False)
-    if all(lines):
-        repeat = ((eh, 0), (0, ew))
-    elif any(lines):
-        courses = (0, float(eh)) if lines[0] else (1, float(ew))
-    # a wrapped side takes a whole number of repeats stretched by at most this: the exemplar's side, as a line's
-    # repeat, is a guess (the crop shows one line), so it may stretch further than a repeat the exemplar shows
-    stretch = 0.25 if any(lines) else 0.05
+    lines = find_lines(exemplar, cfg.lines) if cfg.lines > 0 and repeat is None else (None, None)
+    if courses is not None:  # courses along one axis crossed by straight lines along the other: a grid of tiles
+        across = lines[1 - courses[0]]
+        if across is not None:
+            repeat = ((courses[1], 0.0), (0.0, across)) if courses[0] == 0 else ((across, 0.0), (0.0, courses[1]))
+            courses = None
+    elif lines[0] is not None and lines[1] is not None:
+        repeat = ((lines[0], 0.0), (0.0, lines[1]))
+    elif lines[0] is not None or lines[1] is not None:
+        courses = (0, lines[0]) if lines[0] is not None else (1, lines[1])
+    # a wrapped side takes a whole number of repeats stretched by at most this: the exemplar's side, as one line's
+    # repeat, is a guess (the crop shows the line once), so it may stretch further than a repeat the exemplar shows
+    stretch = 0.25 if float(eh) in lines[:1] or float(ew) in lines[1:] else 0.05
     gen = torch.Generator().manual_seed(seed)
     lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
     if courses is not None:
@@ -967,7 +973,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         image = np.roll(image, (-cut[0], -cut[1]), (0, 1))
     facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha,
              "proportions_start": proportions_start, "lattice": [list(v) for v in repeat] if repeat else None,
-             "courses": [lock[0], round(lock[1], 3)] if lock is not None else None, "lines": list(lines),
+             "courses": [lock[0], round(lock[1], 3)] if lock is not None else None, "lines": [None if v is None else round(v, 3) for v in lines],
              "cut": list(cut)}
     return image, coords, facts
 
