@@ -3,6 +3,7 @@ the fit cache, clear errors. Real textures: scikit-image's brick and gravel, col
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 import numpy as np
@@ -162,9 +163,15 @@ def test_grow_command_writes_a_matching_tileable_set(tmp_path, capsys):
     img = np.asarray(Image.open(out))
     height = np.asarray(Image.open(out.with_name("grown_height.png")))
     assert img.shape == (128, 128, 3) and np.array_equal(height, height_of(img))
-    info = (tmp_path / "info.json").read_text()
-    assert '"wrap_seam"' in info and '"exemplar_sha256"' in info
+    info = json.loads((tmp_path / "info.json").read_text())
+    assert info["wrap_seam"] > 0 and len(info["exemplar_sha256"]) == 64 and len(info["cut"]) == 2
     assert sorted(p.name for p in out.parent.iterdir()) == ["grown.png", "grown_height.png"]
+    # --uncut: the same tiling in the generator's own frame (the cut only rolls it)
+    uncut = tmp_path / "uncut.png"
+    assert cli(["grow", str(pbr), "--out", str(uncut), "--size", "128", "--tileable", "xy", "--uncut", "--info",
+                str(tmp_path / "uncut.json"), "--cache-dir", str(tmp_path / "cache"), "--threads", "1"]) == 0
+    assert json.loads((tmp_path / "uncut.json").read_text())["cut"] == [0, 0]
+    assert np.array_equal(np.roll(np.asarray(Image.open(uncut)), [-v for v in info["cut"]], (0, 1)), img)
 
 
 def test_alpha_is_grown_with_the_colour_and_shapes_the_match(tmp_path):

@@ -75,6 +75,10 @@ def test_growth_probe_and_references(tiny_run):
     assert len(levels) == 2 and abs(local["model"]["swd"] - sum(levels) / 2) < 1e-9
     with Image.open(work / "results/probes/local_tiny/growth_tile.png") as im:
         assert im.size == (2 * 48 + 8, 48)  # two 24 px textures tiled 2 x 2, side by side
+    artist = json.loads((work / "results/probes/growth_artist.json").read_text())
+    tileable = artist["synthesize_tileable"]  # cut where quietest; the seam in the generator's own frame beside it
+    assert 0 < tileable["wrap_seam_uncut"] <= tileable["wrap_seam_uncut_max"] < float("inf")
+    assert artist["classical"]["n"] == 1 and artist["synthesize"]["n"] == 2
 
 
 def test_token_variants_linear_probes_and_conditioning(tiny_run):
