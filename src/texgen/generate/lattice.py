@@ -152,8 +152,8 @@ def find_lines(exemplar: np.ndarray, share: float = 0.8, contrast: float = 4.0, 
         line = np.maximum((strong & (sign > 0)).mean(1), (strong & (sign < 0)).mean(1)) >= share
         edges = np.flatnonzero(np.diff(np.r_[0, line.astype(np.int8), 0]))
         runs: list[tuple[int, int]] = []
-        for a, b in zip(edges[::2], edges[1::2]):  # one weak row (or two) inside a line does not split it
-            runs[-1:] = [(runs[-1][0], b)] if runs and a - runs[-1][1] <= 2 else [*runs[-1:], (a, b)]
+        for lo, hi in zip(edges[::2], edges[1::2]):  # one weak row (or two) inside a line does not split it
+            runs[-1:] = [(runs[-1][0], hi)] if runs and lo - runs[-1][1] <= 2 else [*runs[-1:], (lo, hi)]
         found.append(_line_period(runs, n, widest))
     return found[0], found[1]
 

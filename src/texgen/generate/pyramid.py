@@ -973,8 +973,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         image = np.roll(image, (-cut[0], -cut[1]), (0, 1))
     facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha,
              "proportions_start": proportions_start, "lattice": [list(v) for v in repeat] if repeat else None,
-             "courses": [lock[0], round(lock[1], 3)] if lock is not None else None, "lines": [None if v is None else round(v, 3) for v in lines],
-             "cut": list(cut)}
+             "courses": [lock[0], round(lock[1], 3)] if lock is not None else None,
+             "lines": [None if v is None else round(v, 3) for v in lines], "cut": list(cut)}
     return image, coords, facts
 
 
