@@ -206,9 +206,12 @@ def fitted_basis(basis: np.ndarray, shape: tuple[int, int], wrap: str = "", stre
     return fitted
 
 
+_WHOLE_CELLS = 2  # ``lattice_coordinates`` copies whole cells only where the exemplar holds at least this many
+
+
 def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[int, int],
                         origin: tuple[int, int], out_basis: np.ndarray | None = None,
-                        seed: int | None = None) -> np.ndarray:
+                        seed: int | None = None, seam: np.ndarray | None = None) -> np.ndarray:
     """(H, W, 2) int exemplar coordinates of an output of ``shape`` that repeats the lattice with one phase.
 
     Pixel p (moved by ``origin``) lies in the output's repeat cell n = floor(p ``out_basis``^-1) (default the
@@ -221,11 +224,27 @@ def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[i
     cell among those around which a whole cell fits in the exemplar. With the centre every cell copied the same
     repeat, so a scratch or a stain in it was stamped into every cell of the output (a perforated metal sheet's
     scratch at every hole, session 27); with a random repeat per cell it appears as often as in the exemplar. On a
-    tileable output the cells that meet across the seam are one cell of the torus and get one target."""
+    tileable output the cells that meet across the seam are one cell of the torus and get one target.
+
+    ``seam`` (with ``seed``): an exemplar point on the repeat's quietest cell borders (``seam_phase``: the grout).
+    The output's cells are then laid with their borders through it and each copies one whole cell of the
+    exemplar, a random one of those that lie wholly inside it: the cell borders, where the copies meet, run along
+    the grout. Per-pixel translates cut a tile's face wherever the target fell, and the finest level's passes
+    then mixed the two faces into blobs (a floor of tiles of varied shades came out as tiles of several shades
+    each, session 31). Where fewer than ``_WHOLE_CELLS`` whole cells fit in the exemplar, as without ``seam``: one
+    cell copied everywhere stamps its faces (a 64 px crop of a brick wall holds one whole 26 x 43 px cell of its
+    staggered lattice)."""
     H, W = shape
     ys, xs = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
     out = basis if out_basis is None else out_basis
     p = np.stack([ys + origin[0], xs + origin[1]], -1).astype(np.float64)
+    if seam is not None and seed is not None:
+        cells = _whole_cells(basis, out, side, np.asarray(seam, np.float64))
+        if len(cells) >= _WHOLE_CELLS:
+            n = np.floor((p - seam) @ np.linalg.inv(out) + 1e-9)
+            keys, inverse = _cell_keys(n, shape, out)
+            m = cells[np.random.default_rng(seed).integers(0, len(cells), keys)][inverse].reshape(n.shape)
+            return np.rint(p - np.rint(n @ out) + m @ basis).astype(np.int64)
     n = np.floor(p @ np.linalg.inv(out) + 1e-9)
     c = p - np.rint(n @ out) + n @ basis
     centre = np.array([(side[0] - 1) / 2, (side[1] - 1) / 2])
@@ -236,12 +255,10 @@ def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[i
     return np.rint(np.take_along_axis(four, pick[None, ..., None], 0)[0]).astype(np.int64)
 
 
-def _cell_targets(n: np.ndarray, shape: tuple[int, int], out: np.ndarray, basis: np.ndarray,
-                  side: tuple[int, int], seed: int) -> np.ndarray:
-    """(H, W, 2) a random target point per output cell ``n`` (H, W, 2): uniform over the exemplar positions at
-    least half a cell's extent from its border (the centre where no such position exists). Cells one torus period
-    apart (the output's sides as whole combinations of ``out``) share a key, so a tileable output's seam cells
-    agree; on an untiled axis this only repeats the choice one output side away."""
+def _cell_keys(n: np.ndarray, shape: tuple[int, int], out: np.ndarray) -> tuple[int, np.ndarray]:
+    """(number of keys, (H W,) key per pixel) for output cells ``n`` (H, W, 2): cells one torus period apart (the
+    output's sides as whole combinations of ``out``) share a key, so a tileable output's seam cells agree; on an
+    untiled axis this only repeats a choice one output side away."""
     whole = np.rint(np.array([[shape[0], 0.0], [0.0, shape[1]]]) @ np.linalg.inv(out))
     det = int(round(abs(np.linalg.det(whole))))
     if det >= 1:  # n modulo the rows of ``whole``: the fraction of n whole^-1, in units of 1 / det
@@ -249,9 +266,75 @@ def _cell_targets(n: np.ndarray, shape: tuple[int, int], out: np.ndarray, basis:
     else:
         frac = n.astype(np.int64)
     keys, inverse = np.unique(frac.reshape(-1, 2), axis=0, return_inverse=True)
+    return len(keys), inverse.ravel()
+
+
+def _cell_targets(n: np.ndarray, shape: tuple[int, int], out: np.ndarray, basis: np.ndarray,
+                  side: tuple[int, int], seed: int) -> np.ndarray:
+    """(H, W, 2) a random target point per output cell ``n`` (H, W, 2) (one per ``_cell_keys`` key): uniform over
+    the exemplar positions at least half a cell's extent from its border (the centre where no such position
+    exists)."""
+    keys, inverse = _cell_keys(n, shape, out)
     half = np.abs(basis).sum(0) / 2  # half the bounding box of one repeat cell, per axis
     lo = np.minimum(half, (np.array(side) - 1) / 2)
     hi = np.maximum(np.array(side) - 1 - half, lo)
     rng = np.random.default_rng(seed)
-    t = lo + rng.random((len(keys), 2)) * (hi - lo)
-    return t[inverse.ravel()].reshape(n.shape)
+    t = lo + rng.random((keys, 2)) * (hi - lo)
+    return t[inverse].reshape(n.shape)
+
+
+def _whole_cells(basis: np.ndarray, out: np.ndarray, side: tuple[int, int], seam: np.ndarray) -> np.ndarray:
+    """(M, 2) the whole numbers m for which the exemplar cell with corner seam + m ``basis``, as large as an output
+    cell (``out``, a pixel more for rounding), lies inside the exemplar: the cells an output cell may copy."""
+    reach = int(np.ceil(max(side) / max(np.sqrt((basis ** 2).sum(1)).min(), 1.0))) + 1
+    i, j = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1), indexing="ij")
+    m = np.stack([i.ravel(), j.ravel()], -1).astype(np.float64)
+    corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.float64) @ out  # (4, 2) a cell's corners
+    at = seam + (m @ basis)[:, None] + corners[None]  # (M, 4, 2)
+    inside = (at.min(1) >= 0) & (at.max(1) + 1 <= np.array(side, np.float64) - 1)
+    return m[inside.all(1)]
+
+
+def seam_phase(exemplar: np.ndarray, basis: np.ndarray, grid: int = 24, samples: int = 32,
+               translates: int = 16) -> np.ndarray:
+    """(2,) an exemplar point through which the repeat cells' borders (lines along the two ``basis`` vectors)
+    cross what changes least from one repeat to the next: the grout between tiles whose faces differ, the gap
+    between a grid's dots. Per pixel, the colour difference from the same point one repeat away (both vectors,
+    both ways, where inside), averaged over the 3 x 3 pixels around it; each of ``grid`` x ``grid`` phases of the unit cell is scored by that difference
+    along its two borders, read at ``samples`` points each in up to ``translates`` repeats of the exemplar."""
+    e = np.asarray(exemplar, np.float64)[..., :3]
+    h, w = e.shape[:2]
+    acc = np.zeros((h, w))
+    cnt = np.zeros((h, w))
+    for v in np.rint(np.concatenate([basis, -basis])).astype(int):
+        dy, dx = int(v[0]), int(v[1])
+        if abs(dy) >= h or abs(dx) >= w:
+            continue
+        a = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
+        b = (slice(max(0, dy), h - max(0, -dy)), slice(max(0, dx), w - max(0, -dx)))
+        acc[a] += ((e[a] - e[b]) ** 2).sum(-1)
+        cnt[a] += 1
+    # summed over the 3 x 3 pixels around (where known): a border on the grout's middle row beats one on its edge
+    known = np.pad(cnt > 0, 1).astype(np.float64)
+    per = np.pad(np.where(cnt > 0, acc / np.maximum(cnt, 1), 0.0), 1)
+    box = [(slice(1 + dy, 1 + dy + h), slice(1 + dx, 1 + dx + w)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    num, den = sum(per[b] for b in box), sum(known[b] for b in box)
+    diff = np.where(cnt > 0, num / np.maximum(den, 1), np.nan)
+    f = np.arange(grid) / grid
+    phases = (f[:, None, None] * basis[0] + f[None, :, None] * basis[1]).reshape(-1, 2)  # (G, 2) in one cell
+    s = np.arange(samples) / samples
+    border = np.concatenate([s[:, None] * basis[0], s[:, None] * basis[1]])  # (2S, 2) along both borders
+    centre = np.array([h - 1, w - 1], np.float64) / 2 - (basis[0] + basis[1]) / 2
+    reach = int(np.ceil(max(h, w) / max(np.sqrt((basis ** 2).sum(1)).min(), 1.0)))
+    k = np.stack(np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1), indexing="ij"), -1)
+    k = k.reshape(-1, 2) @ basis
+    k = k[np.argsort(np.abs(k).max(1), kind="stable")[:translates]]  # the repeats nearest the centre
+    pts = np.rint(centre + phases[:, None, None] + border[None, :, None] + k[None, None]).astype(int)
+    ok = (pts[..., 0] >= 0) & (pts[..., 0] < h) & (pts[..., 1] >= 0) & (pts[..., 1] < w)
+    vals = np.where(ok, diff[pts[..., 0].clip(0, h - 1), pts[..., 1].clip(0, w - 1)], np.nan)
+    vals = vals.reshape(len(phases), -1)
+    seen = (~np.isnan(vals)).sum(1)
+    if not seen.any():
+        return centre
+    cost = np.where(seen > 0, np.nansum(vals, 1) / np.maximum(seen, 1), np.inf)
+    return centre + phases[int(np.argmin(cost))]

@@ -53,7 +53,7 @@ import torch.nn.functional as F
 
 from texgen.generate.cut import quiet_cut
 from texgen.generate.lattice import (find_courses, find_lattice, find_lines, fitted_basis, lattice_coordinates,
-                                     self_distance)
+                                     seam_phase, self_distance)
 
 MODES = ("synthesize", "extend")
 _LOCK_SPAN = 8  # px: a course lock applies at a level where the repeat spans at least this
@@ -106,6 +106,8 @@ class PyramidConfig:
     # grout, mortar, plank joints) set the repeat along their axis: one line once per exemplar side, evenly spaced
     # lines their spacing (tiles whose faces differ), courses crossed by lines a grid; so the grout runs on across
     # the output instead of breaking into strokes; 0 = off
+    grout_seams: bool = True  # a lattice's output cells each copy one whole exemplar cell, their borders laid along
+    # the grout (``lattice.seam_phase``), so tiles whose faces differ come out whole; False = per-pixel translates
     quiet_edge: bool = True  # synthesize, tileable: the tiling is rolled so that its border is cut where the texture
     # changes least (``cut.quiet_cut``), not across a grout line or a crack that then reads as a seam; False = the
     # generator's own frame
@@ -865,7 +867,9 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             tuple(int(v) for v in torch.randint(0, 1 << 16, (2,), generator=gen))
         vary = int(torch.randint(0, 1 << 30, (1,), generator=gen))  # a random repeat of the exemplar per cell
         fitted = fitted_basis(basis, (H, W), wrap, stretch)
-        lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift, fitted, vary), device=dev)
+        seam = seam_phase(exemplar, basis) if cfg.grout_seams else None  # cells copied whole, meeting on the grout
+        lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift, fitted, vary, seam),
+                                        device=dev)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
         first = 0
     for li in range(first + 1):
