@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -156,3 +157,17 @@ def grow(a) -> None:
     maps = f" + {len(facts['maps'])} map(s)" if facts["maps"] else ""
     levels = f"{facts['levels']} level{'s' if facts['levels'] > 1 else ''}"
     print(f"{a.out}{maps}: {width}x{height} in {seconds:.2f} s ({levels})")
+    for axis, period in facts["misfit"].items():
+        print(misfit_note(axis, period, height if axis == "y" else width), file=sys.stderr)
+
+
+def misfit_note(axis: str, period: float | None, side: int) -> str:
+    """What to do when a tileable side holds no whole number of the exemplar's repeats: the pattern breaks at the
+    tile's seam (a column of squeezed hexagons), and the sides nearest it that would fit."""
+    name = "--height" if axis == "y" else "--width"
+    note = f"note: a tileable {side} px along {axis} holds no whole number of the exemplar's repeats"
+    if not period:
+        return note + ", so the pattern breaks at the tile's seam"
+    sides = sorted({round(k * period) for k in (max(1, int(side // period)), int(side // period) + 1)})
+    return (f"{note} (every {period:g} px), so the pattern breaks at the tile's seam: "
+            f"{name} {' or '.join(map(str, sides))} would fit")

@@ -11,6 +11,8 @@ keeps the lattice everywhere and the passes only heal it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -173,6 +175,21 @@ def _line_period(runs: list[tuple[int, int]], n: int, widest: int) -> float | No
     return float(gaps.mean()) if even and far else None
 
 
+def axis_periods(basis: np.ndarray, most: int = 24) -> tuple[float | None, float | None]:
+    """The lattice's shortest repeat straight down (axis 0) and straight across (axis 1): the length of the shortest
+    whole combination of ``basis`` (coefficients up to ``most``) lying along that axis within half a pixel, or None
+    (a staggered lattice of 32 px rows and 51 px offsets: 64 px down, 102 px across). A tileable side that is a
+    multiple of it keeps the pattern whole across the seam."""
+    i, j = np.meshgrid(np.arange(-most, most + 1), np.arange(-most, most + 1), indexing="ij")
+    v = i[..., None] * basis[0] + j[..., None] * basis[1]
+    found: list[float | None] = []
+    for axis in (0, 1):
+        along = np.abs(v[..., axis])
+        hit = (np.abs(v[..., 1 - axis]) < 0.5) & (along > 0.5)
+        found.append(float(along[hit].min()) if hit.any() else None)
+    return found[0], found[1]
+
+
 def _reduced(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lagrange-Gauss reduction: the two shortest vectors that span the same lattice as a and b."""
     if a @ a > b @ b:
@@ -211,7 +228,8 @@ _WHOLE_CELLS = 2  # ``lattice_coordinates`` copies whole cells only where the ex
 
 def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[int, int],
                         origin: tuple[int, int], out_basis: np.ndarray | None = None,
-                        seed: int | None = None, seam: np.ndarray | None = None) -> np.ndarray:
+                        seed: int | None = None, seam: np.ndarray | None = None,
+                        faces: Faces | None = None) -> np.ndarray:
     """(H, W, 2) int exemplar coordinates of an output of ``shape`` that repeats the lattice with one phase.
 
     Pixel p (moved by ``origin``) lies in the output's repeat cell n = floor(p ``out_basis``^-1) (default the
@@ -233,13 +251,55 @@ def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[i
     then mixed the two faces into blobs (a floor of tiles of varied shades came out as tiles of several shades
     each, session 31). Where fewer than ``_WHOLE_CELLS`` whole cells fit in the exemplar, as without ``seam``: one
     cell copied everywhere stamps its faces (a 64 px crop of a brick wall holds one whole 26 x 43 px cell of its
-    staggered lattice)."""
+    staggered lattice).
+
+    ``faces`` (with ``seed``; ``lattice_faces``): every face instance (a tile, a brick, a hexagon between grout)
+    is copied whole from one random instance of that face lying wholly inside the exemplar, so the copies meet
+    only on the grout whatever the face's shape (a hexagon or a staggered brick is no parallelogram); the grout
+    is filled as above. Where some face has fewer than ``_WHOLE_CELLS`` whole instances inside the exemplar, as
+    without ``faces`` (a 128 px crop of a floor of 60 px hexagons holds one whole hexagon)."""
+    coords = _cell_coordinates(shape, basis, side, origin, out_basis, seed, seam)
+    if faces is None or seed is None:
+        return coords
+    out = basis if out_basis is None else out_basis
+    H, W = shape
+    ys, xs = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
+    p = np.stack([ys + origin[0], xs + origin[1]], -1).astype(np.float64)
+    g = faces.label.shape[0]
+    a = (p - faces.origin) @ np.linalg.inv(out)
+    n = np.floor(a + 1e-9)
+    b = np.floor((a - n) * g).astype(np.int64).clip(0, g - 1)
+    f = faces.label[b[..., 0], b[..., 1]]
+    anchor = n - faces.lift[b[..., 0], b[..., 1]]
+    sources = []
+    for k in range(1, int(faces.label.max()) + 1):  # per face, the exemplar instances wholly inside
+        i, j = np.nonzero(faces.label == k)
+        corner = np.concatenate([(np.stack([i + di, j + dj], -1) + g * faces.lift[i, j]) / g
+                                 for di in (0, 1) for dj in (0, 1)]) @ out
+        sources.append(_whole_cells(basis, corner, side, faces.origin))
+        if len(sources[-1]) < _WHOLE_CELLS:  # one instance copied everywhere would stamp it
+            return coords
+    keys, inverse = _cell_keys(anchor, shape, out)
+    combined, which = np.unique(np.stack([f.ravel(), inverse]), axis=1, return_inverse=True)
+    u = np.random.default_rng(seed + 1).random(combined.shape[1])[which.ravel()].reshape(shape)
+    s = np.zeros((H, W, 2))
+    for k, src in enumerate(sources, 1):
+        at = f == k
+        s[at] = src[np.minimum((u[at] * len(src)).astype(np.int64), len(src) - 1)]
+    copied = np.rint(p - np.rint(anchor @ out) + s @ basis).astype(np.int64)
+    return np.where((f > 0)[..., None], copied, coords)
+
+
+def _cell_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[int, int], origin: tuple[int, int],
+                      out_basis: np.ndarray | None, seed: int | None, seam: np.ndarray | None) -> np.ndarray:
+    """``lattice_coordinates`` by cells: whole cells with ``seam``, else a translate per pixel."""
     H, W = shape
     ys, xs = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
     out = basis if out_basis is None else out_basis
     p = np.stack([ys + origin[0], xs + origin[1]], -1).astype(np.float64)
     if seam is not None and seed is not None:
-        cells = _whole_cells(basis, out, side, np.asarray(seam, np.float64))
+        corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.float64) @ out  # a cell's corners
+        cells = _whole_cells(basis, corners, side, np.asarray(seam, np.float64))
         if len(cells) >= _WHOLE_CELLS:
             n = np.floor((p - seam) @ np.linalg.inv(out) + 1e-9)
             keys, inverse = _cell_keys(n, shape, out)
@@ -283,25 +343,22 @@ def _cell_targets(n: np.ndarray, shape: tuple[int, int], out: np.ndarray, basis:
     return t[inverse].reshape(n.shape)
 
 
-def _whole_cells(basis: np.ndarray, out: np.ndarray, side: tuple[int, int], seam: np.ndarray) -> np.ndarray:
-    """(M, 2) the whole numbers m for which the exemplar cell with corner seam + m ``basis``, as large as an output
-    cell (``out``, a pixel more for rounding), lies inside the exemplar: the cells an output cell may copy."""
+def _whole_cells(basis: np.ndarray, corners: np.ndarray, side: tuple[int, int], origin: np.ndarray) -> np.ndarray:
+    """(M, 2) the whole numbers m for which a region (its extreme points ``corners`` (K, 2), relative to origin +
+    m ``basis``; a pixel more for rounding) lies inside the exemplar: the copies an output cell or face may take."""
     reach = int(np.ceil(max(side) / max(np.sqrt((basis ** 2).sum(1)).min(), 1.0))) + 1
     i, j = np.meshgrid(np.arange(-reach, reach + 1), np.arange(-reach, reach + 1), indexing="ij")
     m = np.stack([i.ravel(), j.ravel()], -1).astype(np.float64)
-    corners = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.float64) @ out  # (4, 2) a cell's corners
-    at = seam + (m @ basis)[:, None] + corners[None]  # (M, 4, 2)
-    inside = (at.min(1) >= 0) & (at.max(1) + 1 <= np.array(side, np.float64) - 1)
-    return m[inside.all(1)]
+    lo, hi = corners.min(0), corners.max(0)
+    at = origin + m @ basis
+    inside = ((at + lo >= 0) & (at + hi + 1 <= np.array(side, np.float64) - 1)).all(1)
+    return m[inside]
 
 
-def seam_phase(exemplar: np.ndarray, basis: np.ndarray, grid: int = 24, samples: int = 32,
-               translates: int = 16) -> np.ndarray:
-    """(2,) an exemplar point through which the repeat cells' borders (lines along the two ``basis`` vectors)
-    cross what changes least from one repeat to the next: the grout between tiles whose faces differ, the gap
-    between a grid's dots. Per pixel, the colour difference from the same point one repeat away (both vectors,
-    both ways, where inside), averaged over the 3 x 3 pixels around it; each of ``grid`` x ``grid`` phases of the unit cell is scored by that difference
-    along its two borders, read at ``samples`` points each in up to ``translates`` repeats of the exemplar."""
+def repeat_difference(exemplar: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """(h, w) per pixel the mean squared colour difference from the same point one repeat away (both ``basis``
+    vectors, rounded, both ways, where that point is inside the exemplar; NaN where none is): about 0 on what every
+    repeat shares (grout, a grid's gaps), large where repeats differ (the faces of tiles of varied shades)."""
     e = np.asarray(exemplar, np.float64)[..., :3]
     h, w = e.shape[:2]
     acc = np.zeros((h, w))
@@ -314,12 +371,104 @@ def seam_phase(exemplar: np.ndarray, basis: np.ndarray, grid: int = 24, samples:
         b = (slice(max(0, dy), h - max(0, -dy)), slice(max(0, dx), w - max(0, -dx)))
         acc[a] += ((e[a] - e[b]) ** 2).sum(-1)
         cnt[a] += 1
+    return np.where(cnt > 0, acc / np.maximum(cnt, 1), np.nan)
+
+
+@dataclass(frozen=True)
+class Faces:
+    """The faces of a lattice's repeat cell (tiles, bricks, hexagons between grout), on a ``label.shape`` grid of
+    bins over the cell in fractional lattice coordinates (a point x of the exemplar lies at (x - ``origin``)
+    basis^-1, taken modulo 1): ``label`` 0 for grout, 1.. one face each; ``lift`` per bin the whole cells to add to
+    its fractional position so that each face is one connected piece (a face that crosses the cell's border)."""
+
+    origin: np.ndarray
+    label: np.ndarray
+    lift: np.ndarray
+
+
+def lattice_faces(exemplar: np.ndarray, basis: np.ndarray, contrast: float = 4.0,
+                  smallest: float = 0.01) -> Faces | None:
+    """The faces of the exemplar's repeat cell, or None when its repeats show no grout that sets faces apart.
+
+    Per bin of the cell (about 2 px each, 8 to 64 a side), the mean ``repeat_difference`` of
+    the exemplar's pixels there; the bins split in two at the threshold that best separates them (Otsu, on the
+    logarithm), and there is grout when the differing class's mean is at least ``contrast`` times the other's (an
+    exact repeat, a dot grid, differs nowhere: None, as faces that all look the same need no care). Faces are the
+    differing bins' connected pieces on the cell's torus, pieces under ``smallest`` of the cell counted as grout;
+    a face that wraps all the way round the cell (stripes: no grout across) gives None."""
+    h, w = exemplar.shape[:2]
+    g = int(np.clip(np.sqrt(abs(np.linalg.det(basis)) / 2), 8, 64))  # bins of about 2 px
+    diff = repeat_difference(exemplar, basis)
+    ys, xs = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    frac = np.stack([ys, xs], -1).astype(np.float64) @ np.linalg.inv(basis)
+    bins = np.floor((frac - np.floor(frac)) * g).astype(np.int64).clip(0, g - 1)
+    flat = (bins[..., 0] * g + bins[..., 1])[~np.isnan(diff)]
+    count = np.bincount(flat, minlength=g * g)
+    if (count == 0).mean() > 0.1:
+        return None
+    mean = np.bincount(flat, weights=diff[~np.isnan(diff)], minlength=g * g) / np.maximum(count, 1)
+    v = np.log1p(mean[count > 0])
+    order = np.sort(v)
+    best, cut = -1.0, None
+    for k in range(1, len(order)):  # Otsu: the split with the largest between-class variance
+        lo, hi = order[:k], order[k:]
+        between = len(lo) * len(hi) * (lo.mean() - hi.mean()) ** 2
+        if between > best:
+            best, cut = between, 0.5 * (order[k - 1] + order[k])
+    if cut is None:
+        return None
+    face = (np.log1p(mean) > cut) & (count > 0)
+    if not face.any() or face.all() or mean[face].mean() < contrast * max(mean[~face & (count > 0)].mean(), 1e-9):
+        return None
+    face = face.reshape(g, g)
+    lift = np.zeros((g, g, 2), np.int64)
+    seen = np.zeros((g, g), bool)
+    out = np.zeros((g, g), np.int64)
+    faces = 0
+    for start in zip(*np.nonzero(face)):  # each face on the torus, lifted into one connected piece
+        if seen[start]:
+            continue
+        piece, stack = [start], [start]
+        seen[start] = True
+        while stack:
+            i, j = stack.pop()
+            for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                a, b = i + di, j + dj
+                shift = lift[i, j] + np.array([a // g, b // g])
+                a, b = a % g, b % g
+                if not face[a, b]:
+                    continue
+                if seen[a, b]:
+                    if (lift[a, b] != shift).any():
+                        return None  # it meets itself one cell on: no grout across it
+                    continue
+                seen[a, b] = True
+                lift[a, b] = shift
+                piece.append((a, b))
+                stack.append((a, b))
+        if len(piece) >= smallest * g * g:
+            faces += 1
+            for a, b in piece:
+                out[a, b] = faces
+    return Faces(np.zeros(2), out, lift) if faces else None
+
+
+def seam_phase(exemplar: np.ndarray, basis: np.ndarray, grid: int = 24, samples: int = 32,
+               translates: int = 16) -> np.ndarray:
+    """(2,) an exemplar point through which the repeat cells' borders (lines along the two ``basis`` vectors)
+    cross what changes least from one repeat to the next: the grout between tiles whose faces differ, the gap
+    between a grid's dots. Per pixel, the colour difference from the same point one repeat away (both vectors,
+    both ways, where inside: ``repeat_difference``), averaged over the 3 x 3 pixels around it; each of ``grid`` x
+    ``grid`` phases of the unit cell is scored by that difference along its two borders, read at ``samples``
+    points each in up to ``translates`` repeats of the exemplar."""
+    h, w = exemplar.shape[:2]
+    diff = repeat_difference(exemplar, basis)
     # summed over the 3 x 3 pixels around (where known): a border on the grout's middle row beats one on its edge
-    known = np.pad(cnt > 0, 1).astype(np.float64)
-    per = np.pad(np.where(cnt > 0, acc / np.maximum(cnt, 1), 0.0), 1)
+    known = np.pad(~np.isnan(diff), 1).astype(np.float64)
+    per = np.pad(np.nan_to_num(diff), 1)
     box = [(slice(1 + dy, 1 + dy + h), slice(1 + dx, 1 + dx + w)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
     num, den = sum(per[b] for b in box), sum(known[b] for b in box)
-    diff = np.where(cnt > 0, num / np.maximum(den, 1), np.nan)
+    diff = np.where(known[1:-1, 1:-1] > 0, num / np.maximum(den, 1), np.nan)
     f = np.arange(grid) / grid
     phases = (f[:, None, None] * basis[0] + f[None, :, None] * basis[1]).reshape(-1, 2)  # (G, 2) in one cell
     s = np.arange(samples) / samples

@@ -52,8 +52,8 @@ import torch
 import torch.nn.functional as F
 
 from texgen.generate.cut import quiet_cut
-from texgen.generate.lattice import (find_courses, find_lattice, find_lines, fitted_basis, lattice_coordinates,
-                                     seam_phase, self_distance)
+from texgen.generate.lattice import (axis_periods, find_courses, find_lattice, find_lines, fitted_basis, lattice_coordinates,
+                                     lattice_faces, seam_phase, self_distance)
 
 MODES = ("synthesize", "extend")
 _LOCK_SPAN = 8  # px: a course lock applies at a level where the repeat spans at least this
@@ -829,6 +829,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     stretch = 0.25 if float(eh) in lines[:1] or float(ew) in lines[1:] else 0.05
     gen = torch.Generator().manual_seed(seed)
     lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
+    misfit: dict[str, float] = {}  # wrapped axis -> the repeat a tileable side holds no whole number of
     if courses is not None:
         axis, period = courses
         side = (height, width)[axis]  # a wrapped side is kept as it is (the levels below are fitted to it)
@@ -836,6 +837,8 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
         if "yx"[axis] in wrap:  # a whole number of repeats must fit the wrapped side, or a course breaks at the seam
             whole = max(1, round(side / period))
             out_period = side / whole if abs(side / whole - period) <= stretch * period else None
+            if out_period is None:
+                misfit["yx"[axis]] = round(period, 3)
         if out_period is not None:
             lock = (axis, period, out_period, float(origin[axis]) if mode == "extend"
                     else float(torch.rand((), generator=gen)) * out_period)
@@ -867,8 +870,14 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             tuple(int(v) for v in torch.randint(0, 1 << 16, (2,), generator=gen))
         vary = int(torch.randint(0, 1 << 30, (1,), generator=gen))  # a random repeat of the exemplar per cell
         fitted = fitted_basis(basis, (H, W), wrap, stretch)
-        seam = seam_phase(exemplar, basis) if cfg.grout_seams else None  # cells copied whole, meeting on the grout
-        lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift, fitted, vary, seam),
+        whole = np.array([[H, 0.0], [0.0, W]]) @ np.linalg.inv(fitted)
+        for row, (axis, period) in enumerate(zip("yx", axis_periods(basis))):
+            if axis in wrap and not np.allclose(whole[row], np.rint(whole[row]), atol=1e-6):
+                misfit[axis] = round(period, 3) if period is not None else None
+        # cells (and, where grout sets faces apart, each face) copied whole, the copies meeting on the grout
+        seam = seam_phase(exemplar, basis) if cfg.grout_seams else None
+        faces = lattice_faces(exemplar, basis) if cfg.grout_seams else None
+        lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift, fitted, vary, seam, faces),
                                         device=dev)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
         first = 0
@@ -978,7 +987,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     facts = {"levels": levels, "steps": total, "cached_fit": cached, "exemplar_sha256": sha,
              "proportions_start": proportions_start, "lattice": [list(v) for v in repeat] if repeat else None,
              "courses": [lock[0], round(lock[1], 3)] if lock is not None else None,
-             "lines": [None if v is None else round(v, 3) for v in lines], "cut": list(cut)}
+             "lines": [None if v is None else round(v, 3) for v in lines], "cut": list(cut), "misfit": misfit}
     return image, coords, facts
 
 
