@@ -258,41 +258,44 @@ def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[i
     only on the grout whatever the face's shape (a hexagon or a staggered brick is no parallelogram); the grout
     is filled as above. Where some face has fewer than ``_WHOLE_CELLS`` whole instances inside the exemplar, as
     without ``faces`` (a 128 px crop of a floor of 60 px hexagons holds one whole hexagon)."""
-    coords = _cell_coordinates(shape, basis, side, origin, out_basis, seed, seam)
+    coords, shift = _cell_coordinates(shape, basis, side, origin, out_basis, seed, seam)
     if faces is None or seed is None:
         return coords
     out = basis if out_basis is None else out_basis
-    H, W = shape
-    ys, xs = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
-    p = np.stack([ys + origin[0], xs + origin[1]], -1).astype(np.float64)
+    # every pixel's face is read at the exemplar position the cells give it (so the grout lies where the cells put
+    # it: reading it at the output's own phase, a tileable output's repeat stretched or sheared by a few per cent
+    # moved it by a pixel or two and the faces, laid over it, ate 3 px of 4 px grout), and its face instance is
+    # named in output cells (``shift``: the cells' copies come from other exemplar cells)
     g = faces.label.shape[0]
-    a = (p - faces.origin) @ np.linalg.inv(out)
-    n = np.floor(a + 1e-9)
-    b = np.floor((a - n) * g).astype(np.int64).clip(0, g - 1)
+    a = (coords - faces.origin) @ np.linalg.inv(basis)
+    k = np.floor(a + 1e-9)
+    b = np.floor((a - k) * g).astype(np.int64).clip(0, g - 1)
     f = faces.label[b[..., 0], b[..., 1]]
-    anchor = n - faces.lift[b[..., 0], b[..., 1]]
+    instance = k - faces.lift[b[..., 0], b[..., 1]]  # in exemplar cells
     sources = []
-    for k in range(1, int(faces.label.max()) + 1):  # per face, the exemplar instances wholly inside
-        i, j = np.nonzero(faces.label == k)
+    for face in range(1, int(faces.label.max()) + 1):  # per face, its instances wholly inside the exemplar
+        i, j = np.nonzero(faces.label == face)
         corner = np.concatenate([(np.stack([i + di, j + dj], -1) + g * faces.lift[i, j]) / g
-                                 for di in (0, 1) for dj in (0, 1)]) @ out
+                                 for di in (0, 1) for dj in (0, 1)]) @ basis
         sources.append(_whole_cells(basis, corner, side, faces.origin))
         if len(sources[-1]) < _WHOLE_CELLS:  # one instance copied everywhere would stamp it
             return coords
-    keys, inverse = _cell_keys(anchor, shape, out)
+    keys, inverse = _cell_keys(instance + shift, shape, out)
     combined, which = np.unique(np.stack([f.ravel(), inverse]), axis=1, return_inverse=True)
     u = np.random.default_rng(seed + 1).random(combined.shape[1])[which.ravel()].reshape(shape)
-    s = np.zeros((H, W, 2))
-    for k, src in enumerate(sources, 1):
-        at = f == k
-        s[at] = src[np.minimum((u[at] * len(src)).astype(np.int64), len(src) - 1)]
-    copied = np.rint(p - np.rint(anchor @ out) + s @ basis).astype(np.int64)
+    src = np.zeros((*shape, 2))
+    for face, at_face in enumerate(sources, 1):
+        at = f == face
+        src[at] = at_face[np.minimum((u[at] * len(at_face)).astype(np.int64), len(at_face) - 1)]
+    copied = np.rint(coords + (src - instance) @ basis).astype(np.int64)
     return np.where((f > 0)[..., None], copied, coords)
 
 
 def _cell_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[int, int], origin: tuple[int, int],
-                      out_basis: np.ndarray | None, seed: int | None, seam: np.ndarray | None) -> np.ndarray:
-    """``lattice_coordinates`` by cells: whole cells with ``seam``, else a translate per pixel."""
+                      out_basis: np.ndarray | None, seed: int | None,
+                      seam: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``lattice_coordinates`` by cells: whole cells with ``seam``, else a translate per pixel. Also, per pixel, its
+    output cell less the exemplar cell it copies (whole numbers, (H, W, 2))."""
     H, W = shape
     ys, xs = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
     out = basis if out_basis is None else out_basis
@@ -304,7 +307,7 @@ def _cell_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[int
             n = np.floor((p - seam) @ np.linalg.inv(out) + 1e-9)
             keys, inverse = _cell_keys(n, shape, out)
             m = cells[np.random.default_rng(seed).integers(0, len(cells), keys)][inverse].reshape(n.shape)
-            return np.rint(p - np.rint(n @ out) + m @ basis).astype(np.int64)
+            return np.rint(p - np.rint(n @ out) + m @ basis).astype(np.int64), n - m
     n = np.floor(p @ np.linalg.inv(out) + 1e-9)
     c = p - np.rint(n @ out) + n @ basis
     centre = np.array([(side[0] - 1) / 2, (side[1] - 1) / 2])
@@ -312,7 +315,8 @@ def _cell_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[int
     corner = np.floor((c - target) @ np.linalg.inv(basis))
     four = np.stack([c - (corner + k) @ basis for k in ((0, 0), (0, 1), (1, 0), (1, 1))])  # (4, H, W, 2)
     pick = np.abs(four - target).max(-1).argmin(0)
-    return np.rint(np.take_along_axis(four, pick[None, ..., None], 0)[0]).astype(np.int64)
+    step = np.array([(0, 0), (0, 1), (1, 0), (1, 1)], np.float64)[pick]
+    return np.rint(np.take_along_axis(four, pick[None, ..., None], 0)[0]).astype(np.int64), corner + step
 
 
 def _cell_keys(n: np.ndarray, shape: tuple[int, int], out: np.ndarray) -> tuple[int, np.ndarray]:
