@@ -267,7 +267,7 @@ def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[i
     # moved it by a pixel or two and the faces, laid over it, ate 3 px of 4 px grout), and its face instance is
     # named in output cells (``shift``: the cells' copies come from other exemplar cells)
     g = faces.label.shape[0]
-    a = (coords - faces.origin) @ np.linalg.inv(basis)
+    a = coords @ np.linalg.inv(basis)
     k = np.floor(a + 1e-9)
     b = np.floor((a - k) * g).astype(np.int64).clip(0, g - 1)
     f = faces.label[b[..., 0], b[..., 1]]
@@ -277,7 +277,7 @@ def lattice_coordinates(shape: tuple[int, int], basis: np.ndarray, side: tuple[i
         i, j = np.nonzero(faces.label == face)
         corner = np.concatenate([(np.stack([i + di, j + dj], -1) + g * faces.lift[i, j]) / g
                                  for di in (0, 1) for dj in (0, 1)]) @ basis
-        sources.append(_whole_cells(basis, corner, side, faces.origin))
+        sources.append(_whole_cells(basis, corner, side, np.zeros(2)))
         if len(sources[-1]) < _WHOLE_CELLS:  # one instance copied everywhere would stamp it
             return coords
     keys, inverse = _cell_keys(instance + shift, shape, out)
@@ -381,17 +381,16 @@ def repeat_difference(exemplar: np.ndarray, basis: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Faces:
     """The faces of a lattice's repeat cell (tiles, bricks, hexagons between grout), on a ``label.shape`` grid of
-    bins over the cell in fractional lattice coordinates (a point x of the exemplar lies at (x - ``origin``)
-    basis^-1, taken modulo 1): ``label`` 0 for grout, 1.. one face each; ``lift`` per bin the whole cells to add to
+    bins over the cell in fractional lattice coordinates (a point x of the exemplar lies at x basis^-1, taken
+    modulo 1): ``label`` 0 for grout, 1.. one face each; ``lift`` per bin the whole cells to add to
     its fractional position so that each face is one connected piece (a face that crosses the cell's border)."""
 
-    origin: np.ndarray
     label: np.ndarray
     lift: np.ndarray
 
 
-def lattice_faces(exemplar: np.ndarray, basis: np.ndarray, contrast: float = 4.0,
-                  smallest: float = 0.01) -> Faces | None:
+def lattice_faces(exemplar: np.ndarray, basis: np.ndarray, contrast: float = 4.0, smallest: float = 0.01,
+                  difference: np.ndarray | None = None) -> Faces | None:
     """The faces of the exemplar's repeat cell, or None when its repeats show no grout that sets faces apart.
 
     Per bin of the cell (about 2 px each, 8 to 64 a side), the mean ``repeat_difference`` of
@@ -399,10 +398,11 @@ def lattice_faces(exemplar: np.ndarray, basis: np.ndarray, contrast: float = 4.0
     logarithm), and there is grout when the differing class's mean is at least ``contrast`` times the other's (an
     exact repeat, a dot grid, differs nowhere: None, as faces that all look the same need no care). Faces are the
     differing bins' connected pieces on the cell's torus, pieces under ``smallest`` of the cell counted as grout;
-    a face that wraps all the way round the cell (stripes: no grout across) gives None."""
+    a face that wraps all the way round the cell (stripes: no grout across) gives None. ``difference``: the
+    exemplar's ``repeat_difference`` when already computed (``seam_phase`` reads it too)."""
     h, w = exemplar.shape[:2]
     g = int(np.clip(np.sqrt(abs(np.linalg.det(basis)) / 2), 8, 64))  # bins of about 2 px
-    diff = repeat_difference(exemplar, basis)
+    diff = repeat_difference(exemplar, basis) if difference is None else difference
     ys, xs = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     frac = np.stack([ys, xs], -1).astype(np.float64) @ np.linalg.inv(basis)
     bins = np.floor((frac - np.floor(frac)) * g).astype(np.int64).clip(0, g - 1)
@@ -454,19 +454,19 @@ def lattice_faces(exemplar: np.ndarray, basis: np.ndarray, contrast: float = 4.0
             faces += 1
             for a, b in piece:
                 out[a, b] = faces
-    return Faces(np.zeros(2), out, lift) if faces else None
+    return Faces(out, lift) if faces else None
 
 
 def seam_phase(exemplar: np.ndarray, basis: np.ndarray, grid: int = 24, samples: int = 32,
-               translates: int = 16) -> np.ndarray:
+               translates: int = 16, difference: np.ndarray | None = None) -> np.ndarray:
     """(2,) an exemplar point through which the repeat cells' borders (lines along the two ``basis`` vectors)
     cross what changes least from one repeat to the next: the grout between tiles whose faces differ, the gap
     between a grid's dots. Per pixel, the colour difference from the same point one repeat away (both vectors,
     both ways, where inside: ``repeat_difference``), averaged over the 3 x 3 pixels around it; each of ``grid`` x
     ``grid`` phases of the unit cell is scored by that difference along its two borders, read at ``samples``
-    points each in up to ``translates`` repeats of the exemplar."""
+    points each in up to ``translates`` repeats of the exemplar. ``difference``: as in ``lattice_faces``."""
     h, w = exemplar.shape[:2]
-    diff = repeat_difference(exemplar, basis)
+    diff = repeat_difference(exemplar, basis) if difference is None else difference
     # summed over the 3 x 3 pixels around (where known): a border on the grout's middle row beats one on its edge
     known = np.pad(~np.isnan(diff), 1).astype(np.float64)
     per = np.pad(np.nan_to_num(diff), 1)

@@ -52,8 +52,9 @@ import torch
 import torch.nn.functional as F
 
 from texgen.generate.cut import quiet_cut
-from texgen.generate.lattice import (axis_periods, find_courses, find_lattice, find_lines, fitted_basis, lattice_coordinates,
-                                     lattice_faces, seam_phase, self_distance)
+from texgen.generate.lattice import (axis_periods, find_courses, find_lattice, find_lines, fitted_basis,
+                                     lattice_coordinates, lattice_faces, repeat_difference, seam_phase,
+                                     self_distance)
 
 MODES = ("synthesize", "extend")
 _LOCK_SPAN = 8  # px: a course lock applies at a level where the repeat spans at least this
@@ -107,7 +108,8 @@ class PyramidConfig:
     # lines their spacing (tiles whose faces differ), courses crossed by lines a grid; so the grout runs on across
     # the output instead of breaking into strokes; 0 = off
     grout_seams: bool = True  # a lattice's output cells each copy one whole exemplar cell, their borders laid along
-    # the grout (``lattice.seam_phase``), so tiles whose faces differ come out whole; False = per-pixel translates
+    # the grout (``lattice.seam_phase``), and where grout sets faces apart each face (a hexagon) is copied whole
+    # (``lattice.lattice_faces``), so tiles whose faces differ come out whole; False = per-pixel translates
     quiet_edge: bool = True  # synthesize, tileable: the tiling is rolled so that its border is cut where the texture
     # changes least (``cut.quiet_cut``), not across a grout line or a crack that then reads as a seam; False = the
     # generator's own frame
@@ -829,7 +831,7 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
     stretch = 0.25 if float(eh) in lines[:1] or float(ew) in lines[1:] else 0.05
     gen = torch.Generator().manual_seed(seed)
     lock = None  # (axis, exemplar period, output period, phase) at the finest level: each pixel copies in phase
-    misfit: dict[str, float] = {}  # wrapped axis -> the repeat a tileable side holds no whole number of
+    misfit: dict[str, float | None] = {}  # wrapped axis -> the repeat a tileable side holds no whole number of
     if courses is not None:
         axis, period = courses
         side = (height, width)[axis]  # a wrapped side is kept as it is (the levels below are fitted to it)
@@ -875,8 +877,11 @@ def generate(exemplar: np.ndarray, height: int, width: int, cfg: PyramidConfig =
             if axis in wrap and not np.allclose(whole[row], np.rint(whole[row]), atol=1e-6):
                 misfit[axis] = round(period, 3) if period is not None else None
         # cells (and, where grout sets faces apart, each face) copied whole, the copies meeting on the grout
-        seam = seam_phase(exemplar, basis) if cfg.grout_seams else None
-        faces = lattice_faces(exemplar, basis) if cfg.grout_seams else None
+        seam = faces = None
+        if cfg.grout_seams:
+            difference = repeat_difference(exemplar, basis)
+            seam = seam_phase(exemplar, basis, difference=difference)
+            faces = lattice_faces(exemplar, basis, difference=difference)
         lattice_field = torch.as_tensor(lattice_coordinates((H, W), basis, (eh, ew), shift, fitted, vary, seam, faces),
                                         device=dev)
         cfg = replace(cfg, spread=0.0, coarse_spread=0.0)
